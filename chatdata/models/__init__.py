@@ -9,15 +9,22 @@ from chatdata.models.chat import (
     Reaction,
     SyncEvent,
 )
+from chatdata.models.compliance import AuditEntry, LegalHold
+from chatdata.models.purge import FileOutbox, PurgeItem, PurgeRequest
 
 __all__ = [
     "Attachment",
+    "AuditEntry",
     "ChatUser",
     "Conversation",
+    "FileOutbox",
+    "LegalHold",
     "Membership",
     "Message",
     "MessageHide",
     "PendingDelivery",
+    "PurgeItem",
+    "PurgeRequest",
     "Reaction",
     "SyncEvent",
 ]

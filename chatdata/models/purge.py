@@ -1,0 +1,174 @@
+"""Purge requests: one scoped deletion, from preview to its end (DESIGN.md §3).
+
+A PurgeRequest is both the record of what was asked and the checkpoint of the run that carries it
+out. The worker saves `unit` + `cursor` and the counts so far in the same transaction as each batch,
+so a run killed at any point continues from the last committed batch. `attempt` is a fencing
+token: resuming a request bumps it, and a worker that still holds an older attempt stops at its
+next batch instead of racing the new one.
+
+`FileOutbox` is the durable list of attachment files still to remove from storage. Its rows are
+written in the same transaction that deletes the attachment rows and removed only after the file
+is gone, so a crash can neither orphan a file (the row survives the crash and is retried by
+`chatdata.purge.outbox.process_file_outbox`) nor remove the file of a row that still exists (a
+rolled-back batch takes its outbox rows with it).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+STATES = (
+    "draft", "previewed", "awaiting_approval", "approved", "rejected", "queued", "running", "done", "failed", "cancelled",
+)
+
+
+class PurgeRequest(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PREVIEWED = "previewed", "Previewed"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    assert tuple(State.values) == STATES
+
+    # States from which nothing moves on by itself.
+    FINAL_STATES = frozenset({State.REJECTED, State.DONE, State.FAILED, State.CANCELLED})
+
+    id = models.BigAutoField(primary_key=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    # The canonical PurgeSpec dict (chatdata.purge.scopes); the single source of truth of the run.
+    spec = models.JSONField()
+    scope_kind = models.CharField(max_length=20)
+    effect = models.CharField(max_length=30)
+    # Human label with the chat service's external ids, e.g. "conversation c12".
+    target = models.CharField(max_length=255)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purge_requests")
+    reason = models.TextField()
+    ticket = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Frozen at preview: execution never touches a message above the high-water mark.
+    preview = models.JSONField(null=True, blank=True)
+    high_water_mark = models.BigIntegerField(null=True, blank=True)
+    needs_approval = models.BooleanField(default=False)
+    runs_inline = models.BooleanField(default=True)
+
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    # Progress, for a progress bar: processed_messages of total_messages, rate from the times.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_batch_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    total_messages = models.BigIntegerField(default=0)
+    processed_messages = models.BigIntegerField(default=0)
+    batches = models.IntegerField(default=0)
+    longest_batch_ms = models.IntegerField(default=0)
+
+    # Checkpoint: the unit (PurgeItem position, 0 for single-unit scopes) and the last message id
+    # handled in it. `progress` keeps what the finishing step needs (conversations touched, ...).
+    unit = models.IntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    progress = models.JSONField(default=dict, blank=True)
+    # Executed counts, same keys as the preview's; null until the run starts.
+    result = models.JSONField(null=True, blank=True)
+
+    cancel_requested = models.BooleanField(default=False)
+    attempt = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    job_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "id"], name="purgerequest_state_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=STATES), name="purgerequest_state_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"purge #{self.pk} ({self.state}): {self.effect} of {self.target}"
+
+    @property
+    def purge_spec(self):
+        from chatdata.purge.scopes import spec_from_dict
+
+        return spec_from_dict(self.spec)
+
+    @property
+    def is_final(self):
+        return self.state in self.FINAL_STATES
+
+    @property
+    def percent_done(self):
+        if self.state == self.State.DONE:
+            return 100
+        if not self.total_messages:
+            return 0
+        return min(99, int(100 * self.processed_messages / self.total_messages))
+
+
+class PurgeItem(models.Model):
+    """The result for one conversation of a `conversations` scope, each handled on its own."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        OK = "ok", "OK"
+        NOT_FOUND = "not_found", "Not found"
+        HELD = "held", "Held (partly kept under legal hold)"
+        REFUSED = "refused", "Refused"
+
+    request = models.ForeignKey(PurgeRequest, on_delete=models.CASCADE, related_name="items", db_index=False)
+    position = models.IntegerField()
+    # Not a foreign key: the item must outlive a conversation it deleted.
+    conversation_pk = models.BigIntegerField()
+    conversation_external_id = models.CharField(max_length=191)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    preview = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "position"]
+        constraints = [models.UniqueConstraint(fields=["request", "position"], name="purgeitem_position_unique")]
+
+    def __str__(self):
+        return f"{self.conversation_external_id}: {self.status}"
+
+
+class FileOutbox(models.Model):
+    """A stored file whose attachment row is gone and which must still be removed from storage."""
+
+    id = models.BigAutoField(primary_key=True)
+    path = models.CharField(max_length=255)
+    request = models.ForeignKey(
+        PurgeRequest, on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["request", "id"], name="fileoutbox_request_idx")]
+
+    def __str__(self):
+        return self.path
