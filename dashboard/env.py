@@ -6,6 +6,7 @@ unrelated place.
 """
 
 import os
+import re
 import zoneinfo
 from urllib.parse import urlparse
 
@@ -55,6 +56,13 @@ def env_int(name, default, *, minimum=None, maximum=None):
     return number
 
 
+def env_choice(name, default, choices):
+    value = env_str(name, default)
+    if value not in choices:
+        raise bad(name, value, f"one of {', '.join(choices)}")
+    return value
+
+
 def env_list(name, default):
     value = _raw(name)
     if value is None:
@@ -79,6 +87,14 @@ def env_url(name, schemes):
         parsed.port
     except ValueError:
         raise bad(name, value, "a URL with a numeric port") from None
+    return value
+
+
+def env_redis_url(name):
+    value = env_url(name, ["redis", "rediss", "unix"])
+    if value and not value.startswith("unix:") and not re.fullmatch(r"/?\d*", urlparse(value).path):
+        # redis-py would silently fall back to database 0, shared with whoever else uses it.
+        raise bad(name, value, "a database number as the path, such as redis://127.0.0.1:6379/0")
     return value
 
 

@@ -12,8 +12,10 @@ import dj_database_url
 from dashboard.env import (
     bad,
     env_bool,
+    env_choice,
     env_int,
     env_list,
+    env_redis_url,
     env_str,
     env_timezone,
     env_url,
@@ -94,6 +96,7 @@ if DATABASE_URL:
     if _db["ENGINE"] == "django.db.backends.postgresql" and not _db.get("NAME"):
         raise bad("DATABASE_URL", DATABASE_URL, "a PostgreSQL URL that names a database")
 else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "chatsweep.sqlite3")}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: take the write lock at BEGIN instead of failing halfway through.
@@ -106,7 +109,7 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis / rq -----------------------------------------------------------------------------
-REDIS_URL = env_url("REDIS_URL", ["redis", "rediss", "unix"])
+REDIS_URL = env_redis_url("REDIS_URL")
 EMBEDDED_REDIS = REDIS_URL is None
 EMBEDDED_REDIS_DB = VAR_DIR / "redis.db"
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
@@ -140,9 +143,10 @@ PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
 PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 2_000, minimum=1, maximum=100_000)
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
