@@ -142,6 +142,10 @@ PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)
 PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
 PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 2_000, minimum=1, maximum=100_000)
+# Support staff may delete at most this many selected messages for everyone (larger: a moderator).
+PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
+# A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.
+PURGE_STALE_SECONDS = env_int("PURGE_STALE_SECONDS", 60, minimum=1)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {
