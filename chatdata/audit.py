@@ -1,0 +1,147 @@
+"""The audit log: append-only (a database trigger, migration 0005) and hash-chained.
+
+`write_audit(action, actor=..., ...)` appends one entry inside the caller's transaction, so the
+entry commits or rolls back with the change it records. Every entry stores `prev_hash`, the hash
+of the entry before it, and `hash = sha256(canonical JSON of its own fields + prev_hash)`.
+Appends are serialized: on PostgreSQL by a transaction-scoped advisory lock taken before reading
+the last hash (held until the caller commits, so ids follow chain order); on SQLite the
+database's single writer does it. `verify_chain()` walks the log in id order and reports the
+first entry whose hash or link does not match: an edited, deleted or inserted row.
+
+Actions are dotted names; the ones chatsweep writes are listed in ACTIONS.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chatdata import roles
+from chatdata.models import AuditEntry
+
+GENESIS = "0" * 64
+# Any constant works; it only has to be the same for every writer of the chain.
+ADVISORY_LOCK_KEY = 0x63686174_61756474  # "chataudt"
+
+ACTIONS = {
+    "purge.preview": "Previewed a purge",
+    "purge.refused": "A purge was refused",
+    "purge.submit": "Submitted a purge for approval",
+    "purge.approve": "Approved a purge",
+    "purge.reject": "Rejected a purge",
+    "purge.start": "Started a purge",
+    "purge.complete": "A purge completed",
+    "purge.fail": "A purge failed",
+    "purge.cancel_requested": "Asked a running purge to stop",
+    "purge.cancel": "A purge was cancelled",
+    "purge.resume": "Resumed a purge",
+    "hold.add": "Placed a legal hold",
+    "hold.release": "Released a legal hold",
+}
+
+HASHED_FIELDS = (
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "role",
+    "action",
+    "target",
+    "scope",
+    "counts",
+    "purge_request_id",
+    "reason",
+    "ticket",
+    "ip",
+    "prev_hash",
+)
+
+
+def _canonical(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def entry_hash(entry):
+    """sha256 over the canonical JSON of the entry's fields (including the previous hash)."""
+    document = {name: _canonical(getattr(entry, name)) for name in HASHED_FIELDS}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def role_label(user):
+    held = roles.roles_of(user) if user is not None else frozenset()
+    return ",".join(sorted(held))
+
+
+@transaction.atomic
+def write_audit(
+    action,
+    *,
+    actor,
+    target="",
+    scope=None,
+    counts=None,
+    purge_request=None,
+    reason="",
+    ticket="",
+    ip=None,
+    role=None,
+):
+    """Append one entry to the chain inside the caller's transaction; returns it.
+
+    `actor` is a staff User, or None for the system (a worker finishing a run).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+    last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
+    entry = AuditEntry(
+        # Microseconds survive both databases, so the hash recomputes exactly from the stored row.
+        created_at=timezone.now(),
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else "system",
+        role=role if role is not None else (role_label(actor) if actor is not None else "system"),
+        action=action,
+        target=target[:255],
+        scope=scope,
+        counts=counts,
+        purge_request_id=getattr(purge_request, "pk", purge_request),
+        reason=reason or "",
+        ticket=ticket or "",
+        # Normalized as the column will store it, or the hash would not recompute.
+        ip=AuditEntry._meta.get_field("ip").get_prep_value(ip or None),
+        prev_hash=last or GENESIS,
+    )
+    entry.hash = entry_hash(entry)
+    entry.save(force_insert=True)
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    first_bad_id: int | None = None
+    problem: str = ""
+
+    def as_dict(self):
+        return {"ok": self.ok, "checked": self.checked, "first_bad_id": self.first_bad_id, "problem": self.problem}
+
+
+def verify_chain(chunk_size=2000):
+    """Walk the whole log in id order; the report names the first entry that breaks the chain."""
+    previous = GENESIS
+    checked = 0
+    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
+        if entry.prev_hash != previous:
+            return ChainReport(
+                False, checked, entry.pk, f"entry #{entry.pk} does not follow the entry before it (one was removed or inserted)"
+            )
+        if entry_hash(entry) != entry.hash:
+            return ChainReport(False, checked, entry.pk, f"entry #{entry.pk} was altered: its hash does not match its fields")
+        previous = entry.hash
+        checked += 1
+    return ChainReport(True, checked)

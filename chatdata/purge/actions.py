@@ -1,0 +1,300 @@
+"""The purge actions: every change to a PurgeRequest goes through one of these, from the web, the
+API and `manage.py purge` alike.
+
+    request = do_preview_purge(spec, actor=mona, reason="spam wave", ticket="T-12")   # previewed
+    request = do_execute_purge(request, actor=mona)   # done | queued | awaiting_approval | failed
+    request = do_approve_purge(request, actor=max)    # then runs at once, inline or queued
+    do_reject_purge(request, actor=max, reason="too broad")
+    do_cancel_purge(request, actor=mona)              # stops at the next batch boundary
+    do_resume_purge(request, actor=mona)              # failed, or running with a dead worker
+
+Each takes the acting staff member as keyword-only `actor` (and optional `ip` for the audit log),
+writes its audit entry in the same transaction as the state change, and raises:
+- PurgeInvalid (chatdata.purge.scopes) for input that cannot run; nothing is written;
+- PurgeRefused with `.code` 'not_permitted', 'hold', 'approval_needed' or 'bad_state' for a
+  request the rules forbid. Refusals of permission and holds are themselves audited
+  (`purge.refused`), so attempts show in the log.
+
+Only the requester executes their request (so approval is always by a second person); the
+size decides the rest: above PURGE_APPROVAL_THRESHOLD messages, and for every erasure, it waits
+for approval; up to PURGE_INLINE_LIMIT it runs inside the call, otherwise an RQ job runs it.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chatdata.audit import write_audit
+from chatdata.models import PurgeItem, PurgeRequest
+from chatdata.permissions import approval_refusal, manage_refusal, request_refusal
+from chatdata.purge.execute import run_or_fail
+from chatdata.purge.holds import hold_refusal_message, holds_meeting
+from chatdata.purge.jobs import enqueue_purge
+from chatdata.purge.predicates import active_holds
+from chatdata.purge.preview import COUNT_KEYS, compute_preview, high_water_mark, units_of
+from chatdata.purge.scopes import PurgeInvalid
+from chatdata.purge.validation import check_spec
+
+State = PurgeRequest.State
+
+
+class PurgeRefused(Exception):
+    NOT_PERMITTED = "not_permitted"
+    HOLD = "hold"
+    APPROVAL_NEEDED = "approval_needed"
+    BAD_STATE = "bad_state"
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def counts_of(preview_or_result):
+    return {key: (preview_or_result or {}).get(key, 0) for key in COUNT_KEYS}
+
+
+def _audit(action, request, *, actor, ip=None, counts=None, reason=None):
+    write_audit(
+        action,
+        actor=actor,
+        target=request.target,
+        scope=request.spec,
+        counts=counts if counts is not None else counts_of(request.preview),
+        purge_request=request,
+        reason=request.reason if reason is None else reason,
+        ticket=request.ticket,
+        ip=ip,
+    )
+
+
+def _refuse(message, code, *, actor, spec_dict=None, target="", request=None, ip=None):
+    """Audit a refused attempt in its own transaction, then raise."""
+    if actor is not None and code in (PurgeRefused.NOT_PERMITTED, PurgeRefused.HOLD):
+        with transaction.atomic():
+            write_audit(
+                "purge.refused",
+                actor=actor,
+                target=request.target if request else target,
+                scope=request.spec if request else spec_dict,
+                purge_request=request,
+                reason=message,
+                ip=ip,
+            )
+    raise PurgeRefused(message, code)
+
+
+def _is_stale(moment):
+    return moment is None or moment < timezone.now() - timedelta(seconds=settings.PURGE_STALE_SECONDS)
+
+
+def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
+    """Validate, count and freeze a spec into a `previewed` PurgeRequest."""
+    reason = (reason or "").strip()
+    ticket = (ticket or "").strip()
+    if not reason:
+        raise PurgeInvalid("Give a reason: it goes into the audit log.", "reason")
+    if len(ticket) > 100:
+        raise PurgeInvalid("The ticket reference is longer than 100 characters.", "ticket")
+    refusal = request_refusal(actor, spec)
+    if refusal:
+        _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, spec_dict=spec.to_dict(), ip=ip)
+    resolved = check_spec(spec)
+    hwm, holds = high_water_mark(), active_holds()
+    met = holds_meeting(spec, hwm=hwm, holds=holds)
+    if met:
+        _refuse(
+            hold_refusal_message(spec, met), PurgeRefused.HOLD, actor=actor, spec_dict=spec.to_dict(), target=resolved.target, ip=ip
+        )
+    preview, item_previews = compute_preview(spec, resolved=resolved, hwm=hwm, holds=holds)
+    with transaction.atomic():
+        request = PurgeRequest.objects.create(
+            state=State.PREVIEWED,
+            spec=spec.to_dict(),
+            scope_kind=spec.kind,
+            effect=spec.effect,
+            target=resolved.target,
+            requested_by=actor,
+            reason=reason,
+            ticket=ticket,
+            preview=preview,
+            high_water_mark=hwm,
+            needs_approval=preview["needs_approval"],
+            runs_inline=preview["runs_inline"],
+            total_messages=preview["messages"],
+        )
+        PurgeItem.objects.bulk_create(
+            PurgeItem(
+                request=request,
+                position=position,
+                conversation_pk=pk,
+                conversation_external_id=resolved.conversations[pk].external_id,
+                status=PurgeItem.Status.REFUSED if pk in resolved.refused else PurgeItem.Status.PENDING,
+                reason=resolved.refused.get(pk, ""),
+                preview=item_previews.get(pk, {}),
+            )
+            for position, pk in enumerate(units_of(spec))
+            if pk is not None
+        )
+        _audit("purge.preview", request, actor=actor, ip=ip)
+    return request
+
+
+def _lock(request):
+    return PurgeRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _check_holds(request, *, actor, ip):
+    """A hold placed after the preview still stops an erasure."""
+    spec = request.purge_spec
+    met = holds_meeting(spec, hwm=request.high_water_mark)
+    return hold_refusal_message(spec, met) if met else None
+
+
+def _start(request, *, actor, ip):
+    """Approved or not needing approval: run inline or enqueue. Caller holds the row lock."""
+    now = timezone.now()
+    request.attempt += 1
+    request.cancel_requested = False
+    request.error = ""
+    request.finished_at = None
+    if request.runs_inline:
+        request.state = State.RUNNING
+        request.started_at = request.started_at or now
+        request.heartbeat_at = now
+    else:
+        request.state = State.QUEUED
+        request.queued_at = now
+        request.job_id = enqueue_purge(request)
+    request.save()
+
+
+def _run_inline_if_due(request):
+    if request.state == State.RUNNING:
+        run_or_fail(request.pk, request.attempt)
+    request.refresh_from_db()
+    return request
+
+
+def do_execute_purge(request, *, actor, ip=None):
+    """Run a previewed request: wait for approval, run now, or queue, as its size says."""
+    refusal = None
+    with transaction.atomic():
+        request = _lock(request)
+        if request.state == State.AWAITING_APPROVAL:
+            raise PurgeRefused("This request is waiting for approval by another staff member.", PurgeRefused.APPROVAL_NEEDED)
+        if request.state != State.PREVIEWED:
+            raise PurgeRefused(f"Only a previewed request can be executed; this one is {request.state}.", PurgeRefused.BAD_STATE)
+        if actor is None or actor.pk != request.requested_by_id:
+            refusal = ("Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED)
+        elif message := request_refusal(actor, request.purge_spec):
+            refusal = (message, PurgeRefused.NOT_PERMITTED)
+        elif message := _check_holds(request, actor=actor, ip=ip):
+            refusal = (message, PurgeRefused.HOLD)
+        else:
+            request.executed_by = actor
+            if request.needs_approval:
+                request.state = State.AWAITING_APPROVAL
+                request.save(update_fields=["state", "executed_by"])
+                _audit("purge.submit", request, actor=actor, ip=ip)
+                return request
+            _start(request, actor=actor, ip=ip)
+            _audit("purge.start", request, actor=actor, ip=ip)
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
+    return _run_inline_if_due(request)
+
+
+def do_approve_purge(request, *, actor, ip=None):
+    """Approve a request waiting for approval (never one's own); it then starts at once."""
+    refusal = None
+    with transaction.atomic():
+        request = _lock(request)
+        if request.state != State.AWAITING_APPROVAL:
+            raise PurgeRefused(f"Only a request awaiting approval can be approved; this one is {request.state}.", PurgeRefused.BAD_STATE)
+        if message := approval_refusal(actor, request):
+            refusal = (message, PurgeRefused.NOT_PERMITTED)
+        elif message := _check_holds(request, actor=actor, ip=ip):
+            refusal = (message, PurgeRefused.HOLD)
+        else:
+            request.state = State.APPROVED
+            request.approved_by = actor
+            request.approved_at = timezone.now()
+            request.save(update_fields=["state", "approved_by", "approved_at"])
+            _audit("purge.approve", request, actor=actor, ip=ip)
+            _start(request, actor=actor, ip=ip)
+            _audit("purge.start", request, actor=actor, ip=ip)
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
+    return _run_inline_if_due(request)
+
+
+@transaction.atomic
+def do_reject_purge(request, *, actor, reason, ip=None):
+    reason = (reason or "").strip()
+    if not reason:
+        raise PurgeInvalid("Say why the request is rejected: the requester and the audit log see it.", "reason")
+    request = _lock(request)
+    if request.state != State.AWAITING_APPROVAL:
+        raise PurgeRefused(f"Only a request awaiting approval can be rejected; this one is {request.state}.", PurgeRefused.BAD_STATE)
+    if message := approval_refusal(actor, request):
+        raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
+    request.state = State.REJECTED
+    request.rejected_by = actor
+    request.rejected_at = request.finished_at = timezone.now()
+    request.rejection_reason = reason
+    request.save(update_fields=["state", "rejected_by", "rejected_at", "finished_at", "rejection_reason"])
+    _audit("purge.reject", request, actor=actor, ip=ip, reason=reason)
+    return request
+
+
+@transaction.atomic
+def do_cancel_purge(request, *, actor, ip=None):
+    """Cancel at once if nothing runs; a running request stops at its next batch boundary."""
+    request = _lock(request)
+    if message := manage_refusal(actor, request):
+        raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
+    if request.state == State.RUNNING and not _is_stale(request.heartbeat_at):
+        request.cancel_requested = True
+        request.save(update_fields=["cancel_requested"])
+        _audit("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
+        return request
+    if request.state in (State.DONE, State.CANCELLED, State.REJECTED):
+        raise PurgeRefused(f"This request is already {request.state}.", PurgeRefused.BAD_STATE)
+    # Not running (or its worker is dead): stop it here; the new attempt fences off any zombie.
+    request.state = State.CANCELLED
+    request.attempt += 1
+    request.finished_at = timezone.now()
+    request.save(update_fields=["state", "attempt", "finished_at"])
+    _audit("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
+    return request
+
+
+def do_resume_purge(request, *, actor, ip=None):
+    """Continue a failed request, or a running one whose worker stopped sending heartbeats,
+    from its last checkpoint."""
+    refusal = None
+    with transaction.atomic():
+        request = _lock(request)
+        if message := manage_refusal(actor, request):
+            raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
+        stale_running = request.state == State.RUNNING and _is_stale(request.heartbeat_at)
+        stale_queued = request.state == State.QUEUED and _is_stale(request.queued_at)
+        if request.state != State.FAILED and not stale_running and not stale_queued:
+            if request.state in (State.RUNNING, State.QUEUED):
+                raise PurgeRefused(
+                    f"This request is {request.state} and its worker is alive; it can be resumed once it has "
+                    f"failed or sent no heartbeat for {settings.PURGE_STALE_SECONDS} s.",
+                    PurgeRefused.BAD_STATE,
+                )
+            raise PurgeRefused(f"Only a failed or interrupted request can be resumed; this one is {request.state}.", PurgeRefused.BAD_STATE)
+        if message := _check_holds(request, actor=actor, ip=ip):
+            refusal = (message, PurgeRefused.HOLD)
+        else:
+            _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
+            _start(request, actor=actor, ip=ip)
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
+    return _run_inline_if_due(request)

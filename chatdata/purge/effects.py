@@ -1,0 +1,159 @@
+"""The writes of a purge, as plain SQL on the chat tables (PostgreSQL fast, SQLite correct).
+
+Each function runs inside the caller's batch transaction and returns the rowcounts, which become
+the executed counts. Children are deleted explicitly before their messages: the rowcounts are the
+counts, the attachment paths go to the file outbox in the same statement that deletes their rows,
+and the database-level cascades left on the foreign keys then find nothing more to do. Nothing
+here goes through Django's deletion collector (chatdata/models/chat.py explains why).
+
+Id lists are bound as one array on PostgreSQL (`= ANY(%s)`, one parameter however long) and
+expanded on SQLite (`IN (?, ...)`; a batch stays far below its parameter limit).
+"""
+
+import json
+
+from django.db import connection
+
+from chatdata.models import PendingDelivery
+from chatdata.purge.preview import newly_hidden
+
+CHILD_TABLES = (
+    ("reactions", "chatdata_reaction"),
+    ("hides", "chatdata_messagehide"),
+    ("pending_deliveries", "chatdata_pendingdelivery"),
+)
+
+
+def in_ids(column, ids):
+    """`column` matching any of `ids`, as (sql, params) for the current database."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def json_param():
+    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+
+
+def delete_messages(ids, *, request_pk, now):
+    """Delete messages `ids` with all their children; returns (counts, outbox row ids)."""
+    counts = {}
+    with connection.cursor() as cursor:
+        match, params = in_ids("message_id", ids)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "WITH gone AS (DELETE FROM chatdata_attachment WHERE " + match + " RETURNING file) "
+                "INSERT INTO chatdata_fileoutbox (path, request_id, created_at, attempts, last_error) "
+                "SELECT file, %s, %s, 0, '' FROM gone RETURNING id",
+                params + [request_pk, now],
+            )
+            outbox = [row[0] for row in cursor.fetchall()]
+            counts["attachments"] = len(outbox)
+        else:
+            cursor.execute(
+                "INSERT INTO chatdata_fileoutbox (path, request_id, created_at, attempts, last_error) "
+                "SELECT file, %s, %s, 0, '' FROM chatdata_attachment WHERE " + match + " RETURNING id",
+                [request_pk, now] + params,
+            )
+            outbox = [row[0] for row in cursor.fetchall()]
+            cursor.execute("DELETE FROM chatdata_attachment WHERE " + match, params)
+            counts["attachments"] = cursor.rowcount
+        for key, table in CHILD_TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE " + match, params)
+            counts[key] = cursor.rowcount
+        match, params = in_ids("id", ids)
+        cursor.execute("DELETE FROM chatdata_message WHERE " + match, params)
+        counts["messages"] = cursor.rowcount
+    return counts, outbox
+
+
+def hide_messages(ids, *, member, now):
+    """MessageHide rows for `member` (existing ones kept) and their pending deliveries removed."""
+    with connection.cursor() as cursor:
+        match, params = in_ids("id", ids)
+        cursor.execute(
+            "INSERT INTO chatdata_messagehide (message_id, user_id, created_at) "
+            "SELECT id, %s, %s FROM chatdata_message WHERE " + match + " ON CONFLICT DO NOTHING",
+            [member, now] + params,
+        )
+        hides = cursor.rowcount
+        match, params = in_ids("message_id", ids)
+        cursor.execute("DELETE FROM chatdata_pendingdelivery WHERE user_id = %s AND " + match, [member] + params)
+        pending = cursor.rowcount
+    return {"messages": len(ids), "hides": hides, "pending_deliveries": pending}
+
+
+def refresh_last_message_at(conversation_pks):
+    """Recompute Conversation.last_message_at from what is left (an index probe each)."""
+    if not conversation_pks:
+        return
+    match, params = in_ids("id", sorted(conversation_pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE chatdata_conversation SET last_message_at = ("
+            "SELECT MAX(m.sent_at) FROM chatdata_message m WHERE m.conversation_id = chatdata_conversation.id"
+            ") WHERE " + match,
+            params,
+        )
+
+
+def clear_for_member(*, conversation_pk, member, bound, hide_conversation):
+    """Move the member's cleared_before forward to `bound` (never back), optionally hide the
+    conversation from their list, and drop their pending deliveries of what they no longer see.
+    Returns (counts, changed) or (None, False) when the member is not in the conversation."""
+    from chatdata.models import Membership
+
+    membership = Membership.objects.select_for_update().filter(conversation_id=conversation_pk, user_id=member).first()
+    if membership is None:
+        return None, False
+    counts = {"messages": 0, "pending_deliveries": 0}
+    old = membership.cleared_before
+    changed_fields = []
+    if bound is not None and (old is None or bound > old):
+        counts["messages"] = newly_hidden(conversation_pk, old, bound).count()
+        membership.cleared_before = bound
+        changed_fields.append("cleared_before")
+    if hide_conversation and not membership.hidden:
+        membership.hidden = True
+        changed_fields.append("hidden")
+    if changed_fields:
+        membership.save(update_fields=changed_fields)
+    if bound is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {PendingDelivery._meta.db_table} WHERE user_id = %s AND message_id IN ("
+                "SELECT id FROM chatdata_message WHERE conversation_id = %s AND sent_at < %s)",
+                [member, conversation_pk, bound],
+            )
+            counts["pending_deliveries"] = cursor.rowcount
+    return counts, bool(changed_fields or counts["pending_deliveries"])
+
+
+def remove_conversation(conversation_pk):
+    """Delete a conversation that has no messages left, with its memberships; returns the
+    number of memberships removed."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM chatdata_membership WHERE conversation_id = %s", [conversation_pk])
+        memberships = cursor.rowcount
+        cursor.execute("DELETE FROM chatdata_conversation WHERE id = %s", [conversation_pk])
+    return memberships
+
+
+def write_events(*, conversation_pks, kind, payload, now, member=None):
+    """One SyncEvent per member of each conversation (or for `member` only), set-based;
+    returns how many were written."""
+    if not conversation_pks:
+        return 0
+    match, params = in_ids("m.conversation_id", sorted(conversation_pks))
+    sql = (
+        "INSERT INTO chatdata_syncevent (user_id, conversation_pk, conversation_external_id, kind, payload, created_at) "
+        f"SELECT m.user_id, c.id, c.external_id, %s, {json_param()}, %s "
+        "FROM chatdata_membership m JOIN chatdata_conversation c ON c.id = m.conversation_id WHERE " + match
+    )
+    args = [kind, json.dumps(payload, sort_keys=True), now] + params
+    if member is not None:
+        sql += " AND m.user_id = %s"
+        args.append(member)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY m.conversation_id, m.user_id", args)
+        return cursor.rowcount

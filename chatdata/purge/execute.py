@@ -1,0 +1,315 @@
+"""Running a purge: short batch transactions, a checkpoint in each, and a run that can die anywhere.
+
+The protocol. A run works through units (one per conversation of a `conversations` scope, else
+one) and, inside a unit, through batches of messages taken by keyset on the message table:
+`id > cursor AND id <= high_water_mark AND <scope> AND NOT <held> ORDER BY id LIMIT batch`.
+Each step is ONE transaction that
+1. locks the PurgeRequest row and checks it still belongs to this attempt (`attempt` is a fencing
+   token: a resume bumps it, so a worker believed dead that wakes up stops here) and whether a
+   cancel was asked for (cancel acts at this boundary, never inside a batch);
+2. deletes (or hides) the batch with its children, writing the batch's attachment paths to the
+   file outbox (chatdata.purge.effects);
+3. fixes `last_message_at` of the conversations it touched;
+4. saves the new cursor, the counts so far and a heartbeat on the request.
+A unit ends, in the same kind of transaction, with its one-off work: sync events (one per member
+and conversation, written exactly once because they commit with the step that advances `unit`),
+membership changes, removing the conversation. Files are removed from storage only after the
+step commits (chatdata.purge.outbox).
+
+So a crash at any point loses at most the step in flight, which rolled back as a whole; running
+the request again (do_resume_purge) continues from the last committed step and reaches the same
+end state. Messages above the high-water mark are never touched, whatever arrived meanwhile.
+"""
+
+import time
+from dataclasses import replace
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from chatdata.audit import write_audit
+from chatdata.models import Conversation, Message, PurgeItem, PurgeRequest, SyncEvent
+from chatdata.purge import effects
+from chatdata.purge.outbox import remove_after_commit
+from chatdata.purge.predicates import active_holds, scope_messages
+from chatdata.purge.preview import COUNT_KEYS, units_of, unit_conversation, zero_counts
+from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
+from chatdata.purge.sync import event_for_unit
+
+State = PurgeRequest.State
+Status = PurgeItem.Status
+
+
+def _add(total, counts):
+    for key, value in counts.items():
+        if key in COUNT_KEYS:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def begin_run(request_id, attempt):
+    """Mark a queued request running for this attempt; False if it is no longer ours to run."""
+    with transaction.atomic():
+        request = PurgeRequest.objects.select_for_update().get(pk=request_id)
+        if request.attempt != attempt or request.state not in (State.QUEUED, State.RUNNING):
+            return False
+        now = timezone.now()
+        request.state = State.RUNNING
+        request.started_at = request.started_at or now
+        request.heartbeat_at = now
+        request.result = request.result or zero_counts()
+        if "events_floor" not in request.progress:
+            request.progress["events_floor"] = SyncEvent.objects.aggregate(top=Max("id"))["top"] or 0
+        request.save(update_fields=["state", "started_at", "heartbeat_at", "result", "progress"])
+    return True
+
+
+def run_purge(request_id, attempt):
+    """Run the request to its end (or until cancelled or superseded); exceptions propagate."""
+    if not begin_run(request_id, attempt):
+        return
+    while not _step(request_id, attempt):
+        pass
+
+
+def run_or_fail(request_id, attempt):
+    """run_purge, but an exception marks the request failed (audited) instead of escaping."""
+    try:
+        run_purge(request_id, attempt)
+    except Exception as exc:
+        mark_failed(request_id, attempt, exc)
+
+
+def mark_failed(request_id, attempt, exc):
+    with transaction.atomic():
+        request = PurgeRequest.objects.select_for_update().get(pk=request_id)
+        if request.attempt != attempt or request.state not in (State.QUEUED, State.RUNNING):
+            return
+        request.state = State.FAILED
+        request.error = f"{type(exc).__name__}: {exc}"[:4000]
+        request.finished_at = timezone.now()
+        request.save(update_fields=["state", "error", "finished_at"])
+        write_audit(
+            "purge.fail",
+            actor=None,
+            target=request.target,
+            scope=request.spec,
+            counts=request.result,
+            purge_request=request,
+            reason=request.error,
+            ticket=request.ticket,
+        )
+
+
+def _step(request_id, attempt):
+    """One transaction of the protocol above; True when the run is over."""
+    began = time.monotonic()
+    with transaction.atomic():
+        request = PurgeRequest.objects.select_for_update().get(pk=request_id)
+        if request.attempt != attempt or request.state != State.RUNNING:
+            return True
+        if request.cancel_requested:
+            _end(request, State.CANCELLED)
+            return True
+        spec = request.purge_spec
+        units = units_of(spec)
+        if request.unit >= len(units):
+            _end(request, State.DONE)
+            return True
+        batched = _UnitRun(request, spec, units[request.unit]).advance()
+        now = timezone.now()
+        request.heartbeat_at = now
+        if batched:
+            request.batches += 1
+            request.last_batch_at = now
+            request.longest_batch_ms = max(request.longest_batch_ms, int((time.monotonic() - began) * 1000))
+        request.save(
+            update_fields=[
+                "unit", "cursor", "progress", "result", "processed_messages",
+                "heartbeat_at", "batches", "last_batch_at", "longest_batch_ms",
+            ]
+        )
+    return False
+
+
+def _end(request, state):
+    request.state = state
+    request.finished_at = timezone.now()
+    floor = request.progress.get("events_floor", 0)
+    result = request.result or zero_counts()
+    result["members_affected"] = (
+        SyncEvent.objects.filter(id__gt=floor, payload__purge_request=request.pk).values("user_id").distinct().count()
+    )
+    request.result = result
+    request.save(update_fields=["state", "finished_at", "result"])
+    write_audit(
+        "purge.complete" if state == State.DONE else "purge.cancel",
+        actor=None,
+        target=request.target,
+        scope=request.spec,
+        counts=result,
+        purge_request=request,
+        reason=request.reason,
+        ticket=request.ticket,
+    )
+    remove_after_commit(request_pk=request.pk)
+
+
+class _UnitRun:
+    """One step inside the current unit: a batch, or the unit's finishing work."""
+
+    def __init__(self, request, spec, unit):
+        self.request = request
+        self.spec = spec
+        self.conversation = unit_conversation(spec, unit)
+        self.item = request.items.get(position=request.unit) if unit is not None else None
+        self.state = request.progress.setdefault("unit", {"touched": [], "ids": {}, "counts": zero_counts()})
+        self.now = timezone.now()
+
+    def advance(self):
+        """Returns True when a batch ran (for the timing figures)."""
+        if self.item is not None:
+            if self.item.status == Status.REFUSED:
+                return self._next_unit()
+            if self.request.cursor == 0 and not Conversation.objects.filter(pk=self.conversation).exists():
+                self._set_item(Status.NOT_FOUND, "The conversation no longer exists.")
+                return self._next_unit()
+        mode = self.spec.mode
+        if mode == MODE_CLEAR:
+            self._finish_clear()
+            return self._next_unit()
+        rows, cursor, exhausted = self._next_batch()
+        if rows:
+            self._apply(rows, mode)
+        self.request.cursor = cursor
+        if exhausted:
+            self._finish_batched(mode)
+            self._next_unit()
+        return bool(rows)
+
+    def _next_batch(self):
+        size = settings.PURGE_BATCH_SIZE
+        hwm = self.request.high_water_mark
+        fields = ("id", "conversation_id", "external_id")
+        holds = active_holds()
+        if self.spec.kind == MESSAGES:
+            # The ids are known: walk them in order instead of scanning the table.
+            remaining = sorted(pk for pk in self.spec.scope.ids if self.request.cursor < pk <= hwm)
+            chunk = remaining[:size]
+            if not chunk:
+                return [], self.request.cursor, True
+            spec = replace(self.spec, scope=replace(self.spec.scope, ids=tuple(chunk)))
+            rows = list(scope_messages(spec, hwm=hwm, holds=holds).order_by("id").values_list(*fields))
+            return rows, chunk[-1], len(remaining) <= size
+        qs = scope_messages(self.spec, hwm=hwm, holds=holds, conversation=self.conversation)
+        rows = list(qs.filter(id__gt=self.request.cursor).order_by("id").values_list(*fields)[:size])
+        cursor = rows[-1][0] if rows else self.request.cursor
+        return rows, cursor, len(rows) < size
+
+    def _apply(self, rows, mode):
+        ids = [row[0] for row in rows]
+        touched = {row[1] for row in rows}
+        if mode == MODE_DELETE:
+            counts, outbox = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
+            effects.refresh_last_message_at(touched)
+            remove_after_commit(outbox_ids=outbox)
+        else:
+            counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
+        self.state["touched"] = sorted(set(self.state["touched"]) | touched)
+        if self.spec.kind == MESSAGES:
+            for pk, conversation, external_id in rows:
+                self.state["ids"].setdefault(str(conversation), []).append(external_id)
+        self._count(counts)
+
+    def _count(self, counts):
+        _add(self.state["counts"], counts)
+        _add(self.request.result, counts)
+        self.request.processed_messages += counts.get("messages", 0)
+
+    def _finish_batched(self, mode):
+        touched = self.state["touched"]
+        if mode == MODE_DELETE and self.spec.removes_conversations:
+            self._finish_conversation_removal()
+            return
+        kind = SyncEvent.Kind.MESSAGES_DELETED if mode == MODE_DELETE else SyncEvent.Kind.MESSAGES_HIDDEN
+        member = self.spec.member if mode == MODE_HIDE_ROWS else None
+        self._notify(touched, kind, member=member)
+        self._count({"conversations": len(touched)})
+        kept = self._kept_by_holds() if mode == MODE_DELETE and self.item is not None else 0
+        if kept:
+            self._set_item(Status.HELD, f"{kept} messages kept under legal hold.")
+        else:
+            self._set_item(Status.OK, "")
+
+    def _kept_by_holds(self):
+        """Messages of this unit's conversation that legal holds keep."""
+        held = scope_messages(
+            self.spec, hwm=self.request.high_water_mark, holds=active_holds(), conversation=self.conversation, held=True
+        )
+        return held.count()
+
+    def _finish_conversation_removal(self):
+        pk = self.conversation
+        held_by = [h for h in active_holds() if h.conversation_id == pk]
+        left = Message.objects.filter(conversation_id=pk)
+        kept_held = self._kept_by_holds()
+        if not held_by and not left.exists():
+            self._notify([pk], SyncEvent.Kind.CONVERSATION_DELETED)
+            effects.remove_conversation(pk)
+            self._count({"conversations": 1})
+            self._set_item(Status.OK, "")
+            return
+        self._notify(self.state["touched"], SyncEvent.Kind.MESSAGES_DELETED)
+        if held_by or kept_held:
+            names = "; ".join(h.describe() for h in held_by) or f"{kept_held} messages under legal hold"
+            self._set_item(Status.HELD, f"Kept under {names}; the conversation stays.")
+        else:
+            newer = left.filter(id__gt=self.request.high_water_mark).count()
+            self._set_item(Status.OK, f"{newer} messages arrived after the preview; the conversation stays.")
+
+    def _finish_clear(self):
+        spec = self.spec
+        preview = self.item.preview if self.item is not None else (self.request.preview or {})
+        bound = preview.get("cleared_before")
+        bound = datetime.fromisoformat(bound) if bound else None
+        counts, changed = effects.clear_for_member(
+            conversation_pk=self.conversation,
+            member=spec.member,
+            bound=bound,
+            hide_conversation=spec.effect == DELETE_CONVERSATION,
+        )
+        if counts is None:
+            self._set_item(Status.REFUSED, "The member is no longer in this conversation.")
+            return
+        if changed:
+            kind = (
+                SyncEvent.Kind.CONVERSATION_HIDDEN if spec.effect == DELETE_CONVERSATION else SyncEvent.Kind.HISTORY_CLEARED
+            )
+            self._notify([self.conversation], kind, member=spec.member, extra={"cleared_before": preview.get("cleared_before")})
+            counts["conversations"] = 1
+        self._count(counts)
+        self._set_item(Status.OK, "" if changed else "Nothing to change: already hidden or cleared.")
+
+    def _notify(self, conversation_pks, kind, *, member=None, extra=None):
+        written = 0
+        for pks, payload in event_for_unit(self.request, self.spec, conversation_pks, kind, self.state["ids"], extra):
+            written += effects.write_events(conversation_pks=pks, kind=kind, payload=payload, now=self.now, member=member)
+        # Per unit this is exact; across units _end() counts distinct members instead.
+        self._count({"members_affected": written})
+
+    def _set_item(self, status, reason):
+        if self.item is None:
+            return
+        self.item.status = status
+        self.item.reason = reason
+        self.item.counts = dict(self.state["counts"])
+        self.item.save(update_fields=["status", "reason", "counts"])
+
+    def _next_unit(self):
+        self.request.unit += 1
+        self.request.cursor = 0
+        self.request.progress.pop("unit", None)
+        return False

@@ -1,0 +1,125 @@
+"""Legal holds: placing and releasing them, and finding the ones a purge meets.
+
+What a hold covers is defined in chatdata.models.compliance. Every destructive purge excludes held
+messages batch by batch (chatdata.purge.predicates); a `user` scope (an erasure) that meets a hold
+is refused before anything runs, with the hold named, because an erasure that silently keeps part
+of the data would certify something untrue.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from chatdata.audit import write_audit
+from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.permissions import holds_refusal
+from chatdata.purge.predicates import active_holds, hold_q, scope_messages
+from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
+
+
+class HoldRefused(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def _overlaps(a_start, a_end, b_start, b_end):
+    return (a_start is None or b_end is None or a_start < b_end) and (b_start is None or a_end is None or b_start < a_end)
+
+
+def holds_meeting(spec, *, hwm=None, holds=None):
+    """The active holds a `user` scope meets: a hold on that user whose window overlaps the
+    scope's, or any hold covering one of the scope's messages. Empty for other scopes."""
+    if spec.kind != USER:
+        return []
+    holds = active_holds() if holds is None else holds
+    scope = spec.scope
+    met = []
+    for hold in holds:
+        if hold.kind == LegalHold.Kind.USER and hold.user_id == scope.user:
+            if _overlaps(hold.start, hold.end, scope.start, scope.end):
+                met.append(hold)
+        elif scope_messages(spec, hwm=hwm).filter(hold_q(hold)).exists():
+            met.append(hold)
+    return met
+
+
+def hold_refusal_message(spec, holds):
+    named = "; ".join(hold.describe() for hold in holds)
+    return f"This {spec.kind} scope meets {named}. Release the hold or narrow the scope first."
+
+
+@transaction.atomic
+def do_add_legal_hold(*, actor, user=None, conversation=None, start=None, end=None, reason, ip=None):
+    """Place a hold on a ChatUser or a Conversation (exactly one), optionally for a time window."""
+    refusal = holds_refusal(actor)
+    if refusal:
+        raise HoldRefused(refusal)
+    if (user is None) == (conversation is None):
+        raise PurgeInvalid("A legal hold covers either one user or one conversation.", "user")
+    if not (reason or "").strip():
+        raise PurgeInvalid("A legal hold needs a reason (the matter or case it serves).", "reason")
+    start, end = parse_moment(start, "start"), parse_moment(end, "end")
+    check_bounds(start, end)
+    if user is not None and not isinstance(user, ChatUser):
+        raise PurgeInvalid("user must be a ChatUser.", "user")
+    if conversation is not None and not isinstance(conversation, Conversation):
+        raise PurgeInvalid("conversation must be a Conversation.", "conversation")
+    subject = user or conversation
+    hold = LegalHold.objects.create(
+        kind=LegalHold.Kind.USER if user is not None else LegalHold.Kind.CONVERSATION,
+        user=user,
+        conversation=conversation,
+        subject_external_id=subject.external_id,
+        start=start,
+        end=end,
+        reason=reason.strip(),
+        created_by=actor,
+    )
+    write_audit(
+        "hold.add",
+        actor=actor,
+        target=f"{hold.kind} {hold.subject_external_id}",
+        scope=hold_scope(hold),
+        reason=hold.reason,
+        ip=ip,
+    )
+    return hold
+
+
+@transaction.atomic
+def do_release_legal_hold(hold, *, actor, reason="", ip=None):
+    refusal = holds_refusal(actor)
+    if refusal:
+        raise HoldRefused(refusal)
+    hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
+    if hold.released_at is not None:
+        raise HoldRefused(f"Legal hold #{hold.pk} was already released on {hold.released_at:%Y-%m-%d %H:%M} UTC.")
+    hold.released_at = timezone.now()
+    hold.released_by = actor
+    hold.release_reason = (reason or "").strip()
+    hold.save(update_fields=["released_at", "released_by", "release_reason"])
+    write_audit(
+        "hold.release",
+        actor=actor,
+        target=f"{hold.kind} {hold.subject_external_id}",
+        scope=hold_scope(hold),
+        reason=hold.release_reason,
+        ip=ip,
+    )
+    return hold
+
+
+def hold_scope(hold):
+    """The hold as a JSON dict, for the audit log and `legal_hold list --json`."""
+    return {
+        "hold": hold.pk,
+        "kind": hold.kind,
+        "subject": hold.subject_external_id,
+        "start": hold.start.isoformat() if hold.start else None,
+        "end": hold.end.isoformat() if hold.end else None,
+        "reason": hold.reason,
+        "created_by": hold.created_by.get_username() if hold.created_by_id else None,
+        "created_at": hold.created_at.isoformat(),
+        "released_at": hold.released_at.isoformat() if hold.released_at else None,
+        "released_by": hold.released_by.get_username() if hold.released_by_id else None,
+    }

@@ -1,0 +1,84 @@
+"""The messages a spec covers, as one predicate on the message table itself.
+
+Preview counts, samples, the per-day histogram and every execution batch start from
+`scope_messages()`, so what is counted is what is run. The predicate only uses the message
+table's own columns (id, conversation, sender, sent_at): PERF_NOTES.md measured joins in a bulk
+delete's predicate at 1.5x the time and 2.8x the WAL, and these columns are what the
+(conversation, sent_at, id) and (sender, sent_at) indexes serve.
+
+Legal holds are read fresh for every query that needs them (a handful of rows), so a hold placed
+while a purge runs protects its messages from the very next batch.
+"""
+
+from django.db.models import Q
+
+from chatdata.models import LegalHold, Message
+from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER
+
+
+def _window(start, end):
+    q = Q()
+    if start is not None:
+        q &= Q(sent_at__gte=start)
+    if end is not None:
+        q &= Q(sent_at__lt=end)
+    return q
+
+
+def scope_q(spec, *, conversation=None):
+    """Q on Message for the spec's scope, optionally narrowed to one conversation (one unit)."""
+    scope = spec.scope
+    kind = scope.kind
+    if kind == MESSAGES:
+        q = Q(id__in=scope.ids)
+        if scope.conversation is not None:
+            q &= Q(conversation_id=scope.conversation)
+    elif kind == RANGE:
+        q = Q(conversation_id=scope.conversation) & _window(scope.start, scope.end)
+    elif kind == CONVERSATION:
+        q = Q(conversation_id=scope.conversation)
+    elif kind == CONVERSATIONS:
+        q = Q(conversation_id__in=scope.conversations)
+    elif kind == USER:
+        q = Q(sender_id=scope.user) & _window(scope.start, scope.end)
+        if scope.conversations:
+            q &= Q(conversation_id__in=scope.conversations)
+    else:  # pragma: no cover - PurgeSpec refuses other kinds
+        raise ValueError(kind)
+    if conversation is not None:
+        q &= Q(conversation_id=conversation)
+    return q
+
+
+def active_holds():
+    return list(LegalHold.objects.filter(released_at__isnull=True).order_by("id"))
+
+
+def hold_q(hold):
+    """Q on Message for what one hold covers (see chatdata.models.compliance)."""
+    subject = Q(sender_id=hold.user_id) if hold.kind == LegalHold.Kind.USER else Q(conversation_id=hold.conversation_id)
+    return subject & _window(hold.start, hold.end)
+
+
+def held_q(holds):
+    """Q on Message for everything under any of `holds`, or None when there are none."""
+    q = None
+    for hold in holds:
+        if hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id is None:
+            continue
+        q = hold_q(hold) if q is None else q | hold_q(hold)
+    return q
+
+
+def scope_messages(spec, *, hwm=None, holds=None, conversation=None, held=False):
+    """Messages in scope at or below `hwm`: those the effect applies to, or with held=True, those
+    a legal hold keeps out. Holds only matter for effects that remove rows (see compliance.py)."""
+    qs = Message.objects.filter(scope_q(spec, conversation=conversation))
+    if hwm is not None:
+        qs = qs.filter(id__lte=hwm)
+    hq = held_q(holds) if (holds and spec.destroys) else None
+    if held:
+        return qs.filter(hq) if hq is not None else qs.none()
+    if hq is not None:
+        qs = qs.exclude(hq)
+    return qs.order_by()

@@ -1,0 +1,272 @@
+"""Exact previews: what a spec would change, counted per table, without loading the rows.
+
+`compute_preview(spec)` is read-only (the web UI calls it as the bounds of a range change);
+`chatdata.purge.actions.do_preview_purge` stores its result on a PurgeRequest. Every count is a
+COUNT query over the same predicate the run uses (chatdata.purge.predicates), at or below the
+high-water mark frozen here, so previewed and executed counts agree unless the data moved in
+between (the run records its own counts beside these; drift is shown, never hidden).
+
+What the counts mean, per effect:
+- delete (delete_for_everyone, delete_conversation for everyone): rows removed from each table;
+  `conversations` = conversations that lose messages, or for delete_conversation the conversations
+  removed; `members_affected` = members of those conversations (each gets a sync event).
+- hide_for_user with MessageHide rows (id lists, ranges with a start): `messages` in scope, `hides`
+  = new MessageHide rows, `pending_deliveries` = the member's queued deliveries of them (removed).
+- clear (whole history, open-start range, delete_conversation for one member): `messages` = messages
+  the member stops seeing (sent before the new `cleared_before`, not before the old one).
+`excluded_by_hold` counts messages in scope that legal holds keep (destructive effects only).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from chatdata.models import (
+    Attachment,
+    Membership,
+    Message,
+    MessageHide,
+    PendingDelivery,
+    PurgeRequest,
+    Reaction,
+)
+from chatdata.purge.predicates import active_holds, hold_q, scope_messages
+from chatdata.purge.scopes import (
+    CONVERSATION,
+    CONVERSATIONS,
+    DELETE_CONVERSATION,
+    HIDE_FOR_USER,
+    MODE_CLEAR,
+    MODE_DELETE,
+    MODE_HIDE_ROWS,
+    RANGE,
+)
+
+COUNT_KEYS = ("messages", "attachments", "reactions", "hides", "pending_deliveries", "conversations", "members_affected")
+SAMPLE_SIZE = 3
+SNIPPET = 80
+# cleared_before hides what was sent strictly before it; one tick past the last message covers it.
+TICK = timedelta(microseconds=1)
+
+
+def zero_counts():
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def high_water_mark():
+    return Message.objects.aggregate(top=Max("id"))["top"] or 0
+
+
+def units_of(spec):
+    """Conversation pks handled one at a time (the PurgeItems of a `conversations` scope), or
+    [None] for scopes run as one unit."""
+    if spec.kind == CONVERSATIONS:
+        return list(spec.scope.conversations)
+    return [None]
+
+
+def unit_conversation(spec, unit):
+    """The one conversation a unit works in, or None when it spans several (messages, user)."""
+    if unit is not None:
+        return unit
+    return spec.scope.conversation if spec.kind in (RANGE, CONVERSATION) else None
+
+
+def clear_bound(spec, conversation_pk, hwm):
+    """The new Membership.cleared_before a clear-mode effect sets, or None (no move)."""
+    if spec.effect == HIDE_FOR_USER and spec.kind == RANGE:
+        return spec.scope.end
+    if spec.effect == DELETE_CONVERSATION and not spec.clear_history:
+        return None
+    last = Message.objects.filter(conversation_id=conversation_pk, id__lte=hwm).aggregate(last=Max("sent_at"))["last"]
+    return last + TICK if last is not None else None
+
+
+def newly_hidden(conversation_pk, old, new):
+    """Messages a member stops seeing when cleared_before moves from `old` to `new`."""
+    qs = Message.objects.filter(conversation_id=conversation_pk, sent_at__lt=new)
+    return qs.filter(sent_at__gte=old) if old is not None else qs
+
+
+def clear_plan(spec, conversation_pk, bound):
+    """What a clear-mode effect changes in one conversation, for `bound` (see clear_bound)."""
+    membership = (
+        Membership.objects.filter(conversation_id=conversation_pk, user_id=spec.member)
+        .values("cleared_before", "hidden")
+        .first()
+    ) or {"cleared_before": None, "hidden": False}
+    old = membership["cleared_before"]
+    moves = bound is not None and (old is None or bound > old)
+    plan = zero_counts()
+    if moves:
+        plan["messages"] = newly_hidden(conversation_pk, old, bound).count()
+    if bound is not None:
+        plan["pending_deliveries"] = PendingDelivery.objects.filter(
+            user_id=spec.member, message__conversation_id=conversation_pk, message__sent_at__lt=bound
+        ).count()
+    hides_conversation = spec.effect == DELETE_CONVERSATION and not membership["hidden"]
+    changed = moves or hides_conversation or plan["pending_deliveries"] > 0
+    plan["conversations"] = plan["members_affected"] = int(changed)
+    return plan, old
+
+
+def _delete_counts(spec, hwm, holds, refused):
+    msgs = scope_messages(spec, hwm=hwm, holds=holds)
+    ids = msgs.values("id")
+    counts = {
+        "messages": msgs.count(),
+        "attachments": Attachment.objects.filter(message_id__in=ids).count(),
+        "reactions": Reaction.objects.filter(message_id__in=ids).count(),
+        "hides": MessageHide.objects.filter(message_id__in=ids).count(),
+        "pending_deliveries": PendingDelivery.objects.filter(message_id__in=ids).count(),
+    }
+    if spec.removes_conversations:
+        pks = [unit_conversation(spec, unit) for unit in units_of(spec)]
+        kept = _kept_conversations(spec, pks, hwm, holds)
+        counts["conversations"] = len(set(pks) - kept)
+        counts["members_affected"] = Membership.objects.filter(conversation_id__in=pks).values("user_id").distinct().count()
+    else:
+        touched = msgs.values("conversation_id")
+        counts["conversations"] = touched.distinct().count()
+        counts["members_affected"] = (
+            Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct().count()
+        )
+    return counts
+
+
+def _kept_conversations(spec, pks, hwm, holds):
+    """Conversations a delete-for-everyone must keep: under an active conversation hold, or
+    still holding messages a hold keeps."""
+    kept = {h.conversation_id for h in holds if h.conversation_id in set(pks)}
+    held = scope_messages(spec, hwm=hwm, holds=holds, held=True)
+    kept.update(held.values_list("conversation_id", flat=True).distinct())
+    return kept
+
+
+def _hide_counts(spec, hwm):
+    msgs = scope_messages(spec, hwm=hwm)
+    already = MessageHide.objects.filter(message_id=OuterRef("id"), user_id=spec.member)
+    messages = msgs.count()
+    return {
+        "messages": messages,
+        "hides": msgs.filter(~Exists(already)).count(),
+        "pending_deliveries": PendingDelivery.objects.filter(user_id=spec.member, message_id__in=msgs.values("id")).count(),
+        "conversations": msgs.values("conversation_id").distinct().count(),
+        "members_affected": int(messages > 0),
+    }
+
+
+def _item_previews(spec, hwm, holds, resolved):
+    """Per-conversation previews for a `conversations` scope, keyed by conversation pk."""
+    previews = {}
+    if spec.mode == MODE_CLEAR:
+        for pk in units_of(spec):
+            if pk in resolved.refused:
+                continue
+            bound = clear_bound(spec, pk, hwm)
+            plan, old = clear_plan(spec, pk, bound)
+            plan["cleared_before"] = bound.isoformat() if bound else None
+            previews[pk] = plan
+        return previews
+    by_conversation = dict(
+        scope_messages(spec, hwm=hwm, holds=holds).values_list("conversation_id").annotate(n=Count("id"))
+    )
+    held = dict(
+        scope_messages(spec, hwm=hwm, holds=holds, held=True).values_list("conversation_id").annotate(n=Count("id"))
+    )
+    members = dict(
+        Membership.objects.filter(conversation_id__in=list(spec.scope.conversations))
+        .values_list("conversation_id")
+        .annotate(n=Count("id"))
+    )
+    for pk in units_of(spec):
+        previews[pk] = {
+            "messages": by_conversation.get(pk, 0),
+            "excluded_by_hold": held.get(pk, 0),
+            "members": members.get(pk, 0),
+        }
+    return previews
+
+
+def _sample_row(row):
+    body = row["body"] or ""
+    return {
+        "id": row["id"],
+        "external_id": row["external_id"],
+        "conversation": row["conversation__external_id"],
+        "sender": row["sender__external_id"],
+        "sent_at": row["sent_at"].isoformat(),
+        "body": body if len(body) <= SNIPPET else body[: SNIPPET - 1] + "…",
+    }
+
+
+def _samples(qs):
+    fields = ("id", "external_id", "conversation__external_id", "sender__external_id", "sent_at", "body")
+    first = [_sample_row(r) for r in qs.order_by("sent_at", "id").values(*fields)[:SAMPLE_SIZE]]
+    last = [_sample_row(r) for r in qs.order_by("-sent_at", "-id").values(*fields)[:SAMPLE_SIZE]]
+    return first, list(reversed(last))
+
+
+def compute_preview(spec, *, resolved, hwm=None, holds=None):
+    """The preview dict (see module docstring) and per-item previews {conversation pk: dict}.
+
+    `resolved` comes from chatdata.purge.validation.check_spec(spec)."""
+    hwm = high_water_mark() if hwm is None else hwm
+    holds = active_holds() if holds is None else holds
+    mode = spec.mode
+    items = _item_previews(spec, hwm, holds, resolved) if spec.kind == CONVERSATIONS else {}
+    preview = zero_counts()
+    sample_qs = scope_messages(spec, hwm=hwm, holds=holds)
+    if mode == MODE_DELETE:
+        preview.update(_delete_counts(spec, hwm, holds, resolved.refused))
+    elif mode == MODE_HIDE_ROWS:
+        preview.update(_hide_counts(spec, hwm))
+    elif spec.kind == CONVERSATIONS:
+        for plan in items.values():
+            for key in COUNT_KEYS:
+                preview[key] += plan[key]
+        preview["members_affected"] = min(preview["members_affected"], 1)
+    else:
+        (pk,) = resolved.conversations
+        bound = clear_bound(spec, pk, hwm)
+        plan, old = clear_plan(spec, pk, bound)
+        preview.update(plan)
+        preview["cleared_before"] = bound.isoformat() if bound else None
+        if bound is not None:
+            sample_qs = newly_hidden(pk, old, bound)
+    held_qs = scope_messages(spec, hwm=hwm, holds=holds, held=True)
+    preview["excluded_by_hold"] = held_qs.count() if mode == MODE_DELETE else 0
+    preview["holds"] = [
+        {"id": h.pk, "description": h.describe(), "messages": held_qs.filter(hold_q(h)).count()}
+        for h in holds
+        if mode == MODE_DELETE and held_qs.filter(hold_q(h)).exists()
+    ]
+    preview["high_water_mark"] = hwm
+    preview["sample_first"], preview["sample_last"] = _samples(sample_qs)
+    work = preview["messages"] if mode != MODE_CLEAR else 0
+    units = len(units_of(spec))
+    preview["runs_inline"] = work <= settings.PURGE_INLINE_LIMIT and units <= max(settings.PURGE_INLINE_LIMIT, 1)
+    preview["needs_approval"] = preview["messages"] > settings.PURGE_APPROVAL_THRESHOLD or spec.is_erasure
+    preview["mode"] = mode
+    preview["computed_at"] = timezone.now().isoformat()
+    return preview, items
+
+
+def affected_per_day(request_or_spec, *, tzinfo=None):
+    """[(date, messages)] of the messages a request (or spec) covers, per day in `tzinfo`
+    (default: the current time zone), by one GROUP BY query: the preview's histogram."""
+    if isinstance(request_or_spec, PurgeRequest):
+        spec, hwm = request_or_spec.purge_spec, request_or_spec.high_water_mark
+    else:
+        spec, hwm = request_or_spec, None
+    rows = (
+        scope_messages(spec, hwm=hwm, holds=active_holds())
+        .annotate(day=TruncDate("sent_at", tzinfo=tzinfo))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+    return [(row["day"], row["n"]) for row in rows]
