@@ -74,3 +74,18 @@ def add_attachment(message, name="photo.png", content=b"\x89PNG fake", content_t
     attachment.file.save(name, ContentFile(content), save=False)
     attachment.save()
     return attachment
+
+
+CHAT_TABLES = (Conversation, Membership, Message, MessageHide, Attachment, Reaction, PendingDelivery)
+
+
+def snapshot_chat():
+    """Every chat row, by model name, as a set of comparable tuples (JSON values as text)."""
+    import json
+
+    def cell(value):
+        return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+    return {
+        model.__name__: {tuple(cell(v) for v in row) for row in model.objects.values_list()} for model in CHAT_TABLES
+    }
