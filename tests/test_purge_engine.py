@@ -1,6 +1,5 @@
 """Every scope × effect on PostgreSQL: exact previews, executed counts, side effects, nothing else."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -39,22 +38,12 @@ from tests.builders import (
     make_history,
     make_message,
     make_user,
+    snapshot_chat,
 )
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
-TABLES = (Conversation, Membership, Message, MessageHide, Attachment, Reaction, PendingDelivery)
-
-
-def _hashable(value):
-    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-
-
-def snapshot():
-    """Every chat row, by table, as comparable tuples."""
-    return {
-        model.__name__: {tuple(_hashable(v) for v in row) for row in model.objects.values_list()} for model in TABLES
-    }
+snapshot = snapshot_chat
 
 
 def changed_rows(before, after):

@@ -67,12 +67,18 @@ def begin_run(request_id, attempt):
     return True
 
 
-def run_purge(request_id, attempt):
-    """Run the request to its end (or until cancelled or superseded); exceptions propagate."""
+def run_purge(request_id, attempt, *, max_steps=None):
+    """Run the request to its end (or until cancelled or superseded); exceptions propagate.
+
+    `max_steps` stops early and leaves the request `running`, exactly as a worker killed between
+    two steps would (for tests and tools)."""
     if not begin_run(request_id, attempt):
         return
+    steps = 0
     while not _step(request_id, attempt):
-        pass
+        steps += 1
+        if max_steps is not None and steps >= max_steps:
+            return
 
 
 def run_or_fail(request_id, attempt):

@@ -1,0 +1,128 @@
+"""The audit log: append-only in the database, hash-chained, and checked by verify_audit."""
+
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from chatdata.audit import GENESIS, entry_hash, verify_chain, write_audit
+from chatdata.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def write_three(actor):
+    return [
+        write_audit("purge.preview", actor=actor, target="conversation grp", scope={"kind": "conversation"}, counts={"messages": 3}, reason="spam"),
+        write_audit("purge.start", actor=actor, target="conversation grp", purge_request=7, ip="192.0.2.4"),
+        write_audit("purge.complete", actor=None, target="conversation grp", counts={"messages": 3}, reason="ünïcode ✓"),
+    ]
+
+
+def without_trigger():
+    """The table owner can switch the trigger off (rolled back with the test's transaction)."""
+    with connection.cursor() as cursor:
+        # Deferred foreign-key checks of the new rows must run first, or ALTER TABLE refuses.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE chatdata_auditentry DISABLE TRIGGER auditentry_append_only")
+
+
+def test_it_chains_each_entry_to_the_one_before(moderator):
+    first, second, third = write_three(moderator)
+    assert first.prev_hash == GENESIS
+    assert (second.prev_hash, third.prev_hash) == (first.hash, second.hash)
+    assert (first.actor_name, first.role, third.actor_name, third.role) == ("mona", "moderator", "system", "system")
+    stored = AuditEntry.objects.get(pk=second.pk)
+    assert entry_hash(stored) == stored.hash  # recomputes from what the database gives back
+    assert verify_chain().as_dict() == {"ok": True, "checked": 3, "first_bad_id": None, "problem": ""}
+
+
+def test_it_refuses_updates_in_the_database(moderator):
+    entry = write_three(moderator)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).update(reason="nothing to see")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE chatdata_auditentry SET actor_name = 'someone else'")
+    assert AuditEntry.objects.get(pk=entry.pk).reason == "spam"
+
+
+def test_it_refuses_deletes_in_the_database(moderator):
+    write_three(moderator)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.all()._raw_delete(AuditEntry.objects.db)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.order_by("id").first().delete()
+    assert AuditEntry.objects.count() == 3
+
+
+def test_it_detects_an_altered_entry(moderator):
+    first, second, third = write_three(moderator)
+    without_trigger()
+    AuditEntry.objects.filter(pk=second.pk).update(counts={"messages": 1})
+    report = verify_chain()
+    assert (report.ok, report.checked, report.first_bad_id) == (False, 1, second.pk)
+    assert "altered" in report.problem
+
+
+def test_it_detects_a_removed_entry(moderator):
+    first, second, third = write_three(moderator)
+    without_trigger()
+    AuditEntry.objects.filter(pk=second.pk)._raw_delete(AuditEntry.objects.db)
+    report = verify_chain()
+    assert (report.ok, report.first_bad_id) == (False, third.pk)
+    assert "removed or inserted" in report.problem
+
+
+def test_it_detects_a_rewritten_entry_with_a_fresh_hash(moderator):
+    first, second, third = write_three(moderator)
+    without_trigger()
+    forged = AuditEntry.objects.get(pk=second.pk)
+    forged.reason = "approved by the board"
+    forged.hash = entry_hash(forged)  # the forger recomputes this entry's hash, but not the chain after it
+    forged.save()
+    assert verify_chain().first_bad_id == third.pk
+
+
+def test_it_rolls_back_with_the_change_it_records(moderator):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write_audit("hold.add", actor=moderator, target="user bob")
+        raise RuntimeError("the change failed")
+    assert not AuditEntry.objects.exists()
+
+
+def test_verify_audit_reports_the_first_broken_entry(moderator, capsys):
+    first, second, third = write_three(moderator)
+    call_command("verify_audit")
+    assert "3 entries verified" in capsys.readouterr().out
+    without_trigger()
+    AuditEntry.objects.filter(pk=third.pk).update(actor_name="mallory")
+    with pytest.raises(CommandError) as caught:
+        call_command("verify_audit", "--json")
+    assert caught.value.returncode == 1
+    assert f"entry #{third.pk}" in str(caught.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_chain_whole_under_concurrent_writers(moderator):
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(8):
+                with transaction.atomic():
+                    write_audit("purge.preview", actor=None, target=f"writer {n} entry {i}")
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    report = verify_chain()
+    assert report.ok and report.checked == 32

@@ -1,0 +1,209 @@
+"""The life of a PurgeRequest: approval, rejection, cancel, resume, and queued runs on a real worker."""
+
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.utils import timezone
+
+from chatdata.models import AuditEntry, Message, PurgeRequest, SyncEvent
+from chatdata.purge import effects
+from chatdata.purge.actions import (
+    PurgeRefused,
+    do_approve_purge,
+    do_cancel_purge,
+    do_execute_purge,
+    do_preview_purge,
+    do_reject_purge,
+    do_resume_purge,
+)
+from chatdata.purge.execute import run_purge
+from chatdata.purge.scopes import ConversationScope, PurgeInvalid, PurgeSpec
+from tests.builders import add_attachment, add_reaction, make_conversation, make_history, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chat(db):
+    class Chat:
+        alice, bob = make_user("alice"), make_user("bob")
+        group = make_conversation("group", [alice, bob], external_id="grp")
+        other = make_conversation("group", [alice, bob], external_id="oth")
+        messages = make_history(group, alice, 10)
+        others = make_history(other, bob, 3)
+
+    for message in Chat.messages[::3]:
+        add_reaction(message, Chat.bob)
+    Chat.files = [add_attachment(m).file.name for m in Chat.messages[1::4]]
+    return Chat
+
+
+def whole_group(chat):
+    return PurgeSpec(ConversationScope(chat.group.pk), "delete_for_everyone")
+
+
+def actions_of(request):
+    return list(AuditEntry.objects.filter(purge_request_id=request.pk).order_by("id").values_list("action", flat=True))
+
+
+def assert_group_purged(chat, request):
+    """The end state of an uninterrupted run: everything in scope gone exactly once, nothing else."""
+    request.refresh_from_db()
+    assert request.state == "done"
+    assert not Message.objects.filter(conversation=chat.group).exists()
+    assert Message.objects.filter(conversation=chat.other).count() == 3
+    for key in ("messages", "attachments", "reactions", "conversations", "members_affected"):
+        assert request.result[key] == request.preview[key], key
+    # One event per member, even when the run was interrupted and resumed.
+    assert sorted(SyncEvent.objects.values_list("user__external_id", flat=True)) == ["alice", "bob"]
+    assert not any(default_storage.exists(name) for name in chat.files)
+
+
+def test_it_asks_another_staff_member_to_approve_a_large_request(chat, moderator, moderator2, support, settings, django_capture_on_commit_callbacks):
+    settings.PURGE_APPROVAL_THRESHOLD = 5
+    request = do_preview_purge(whole_group(chat), actor=moderator, reason="spam")
+    assert request.needs_approval
+    request = do_execute_purge(request, actor=moderator)
+    assert request.state == "awaiting_approval"
+    assert Message.objects.filter(conversation=chat.group).count() == 10
+
+    with pytest.raises(PurgeRefused) as caught:
+        do_approve_purge(request, actor=moderator)
+    assert caught.value.code == "not_permitted" and "your own" in caught.value.message
+    with pytest.raises(PurgeRefused) as caught:
+        do_approve_purge(request, actor=support)
+    assert caught.value.code == "not_permitted"
+    with pytest.raises(PurgeRefused) as caught:
+        do_execute_purge(request, actor=moderator)
+    assert caught.value.code == "approval_needed"
+    assert PurgeRequest.objects.get(pk=request.pk).state == "awaiting_approval"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_approve_purge(request, actor=moderator2)
+    assert request.approved_by == moderator2
+    assert_group_purged(chat, request)
+    assert actions_of(request) == [
+        "purge.preview", "purge.submit", "purge.refused", "purge.refused", "purge.approve", "purge.start", "purge.complete",
+    ]
+
+
+def test_it_rejects_with_a_reason(chat, moderator, moderator2, settings):
+    settings.PURGE_APPROVAL_THRESHOLD = 5
+    request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="spam"), actor=moderator)
+    with pytest.raises(PurgeInvalid):
+        do_reject_purge(request, actor=moderator2, reason="")
+    with pytest.raises(PurgeRefused):
+        do_reject_purge(request, actor=moderator, reason="I changed my mind")  # the requester cancels instead
+    request = do_reject_purge(request, actor=moderator2, reason="too broad")
+    assert (request.state, request.rejected_by, request.rejection_reason) == ("rejected", moderator2, "too broad")
+    assert Message.objects.filter(conversation=chat.group).count() == 10
+    with pytest.raises(PurgeRefused) as caught:
+        do_approve_purge(request, actor=moderator2)
+    assert caught.value.code == "bad_state"
+
+
+def test_it_lets_only_the_requester_execute(chat, moderator, moderator2):
+    request = do_preview_purge(whole_group(chat), actor=moderator, reason="spam")
+    with pytest.raises(PurgeRefused) as caught:
+        do_execute_purge(request, actor=moderator2)
+    assert caught.value.code == "not_permitted"
+    assert PurgeRequest.objects.get(pk=request.pk).state == "previewed"
+
+
+def test_it_cancels_a_running_purge_at_the_next_batch_boundary(chat, moderator, settings, django_capture_on_commit_callbacks):
+    settings.PURGE_INLINE_LIMIT = 0
+    settings.PURGE_BATCH_SIZE = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    assert request.state == "queued"
+    run_purge(request.pk, request.attempt, max_steps=1)  # one batch done, the worker busy
+    request = do_cancel_purge(request, actor=moderator)
+    assert request.state == "running" and request.cancel_requested
+    with django_capture_on_commit_callbacks(execute=True):
+        run_purge(request.pk, request.attempt)
+    request.refresh_from_db()
+    assert request.state == "cancelled"
+    assert request.result["messages"] == 3  # the batch in flight finished; no further one started
+    assert Message.objects.filter(conversation=chat.group).count() == 7
+    assert actions_of(request)[-2:] == ["purge.cancel_requested", "purge.cancel"]
+    with pytest.raises(PurgeRefused) as caught:
+        do_resume_purge(request, actor=moderator)
+    assert caught.value.code == "bad_state"
+
+
+def test_it_cancels_a_queued_purge_before_it_starts(chat, moderator, settings):
+    settings.PURGE_INLINE_LIMIT = 0
+    request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    old_attempt = request.attempt
+    request = do_cancel_purge(request, actor=moderator)
+    assert request.state == "cancelled"
+    run_purge(request.pk, old_attempt)  # the job fires later anyway
+    assert Message.objects.filter(conversation=chat.group).count() == 10
+
+
+def test_it_resumes_a_failed_purge_to_the_same_end_state(chat, moderator, settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.PURGE_BATCH_SIZE = 3
+    real = effects.delete_messages
+    calls = []
+
+    def flaky(ids, **kwargs):
+        calls.append(ids)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(ids, **kwargs)
+
+    monkeypatch.setattr(effects, "delete_messages", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    assert request.state == "failed"
+    assert "disk on fire" in request.error
+    assert request.result["messages"] == 3 and request.cursor == chat.messages[2].pk
+    assert Message.objects.filter(conversation=chat.group).count() == 7
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_resume_purge(request, actor=moderator)
+    assert_group_purged(chat, request)
+    assert actions_of(request) == ["purge.preview", "purge.start", "purge.fail", "purge.resume", "purge.complete"]
+
+
+def test_it_resumes_a_running_purge_only_once_its_worker_is_silent(chat, moderator, settings, django_capture_on_commit_callbacks):
+    settings.PURGE_INLINE_LIMIT = 0
+    settings.PURGE_BATCH_SIZE = 4
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    dead_attempt = request.attempt
+    with django_capture_on_commit_callbacks(execute=True):
+        run_purge(request.pk, dead_attempt, max_steps=1)  # then the worker is killed
+    with pytest.raises(PurgeRefused) as caught:
+        do_resume_purge(request, actor=moderator)
+    assert caught.value.code == "bad_state" and "alive" in caught.value.message
+
+    PurgeRequest.objects.filter(pk=request.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=settings.PURGE_STALE_SECONDS + 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_resume_purge(request, actor=moderator)  # queued again with a new attempt
+        assert request.state == "queued" and request.attempt == dead_attempt + 1
+        run_purge(request.pk, dead_attempt)  # the zombie wakes up: fenced off, changes nothing
+        assert Message.objects.filter(conversation=chat.group).count() == 6
+        run_purge(request.pk, request.attempt)
+    assert_group_purged(chat, request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_a_large_purge_on_an_rq_worker(chat, moderator, settings, redis_conn):
+    settings.PURGE_INLINE_LIMIT = 4
+    settings.PURGE_BATCH_SIZE = 4
+    request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    assert request.state == "queued"
+    assert django_rq.get_queue("default").count == 1
+    assert Message.objects.filter(conversation=chat.group).count() == 10
+
+    connection.close()  # the worker forks a work-horse: let it open its own connection
+    django_rq.get_worker("default").work(burst=True)
+
+    assert_group_purged(chat, request)
+    request.refresh_from_db()
+    assert request.batches == 3
+    assert actions_of(request) == ["purge.preview", "purge.start", "purge.complete"]
