@@ -36,8 +36,9 @@ from redis.retry import Retry
 COMMANDS_WITHOUT_REDIS = frozenset(
     {
         "changepassword", "check", "collectstatic", "create_demo_logins", "createsuperuser",
-        "dbshell", "diffsettings", "findstatic", "help", "import_chat", "makemigrations", "migrate",
-        "seed_demo", "showmigrations", "sqlmigrate", "squashmigrations", "test", "version",
+        "dbshell", "diffsettings", "findstatic", "help", "import_chat", "legal_hold", "makemigrations",
+        "migrate", "seed_demo", "showmigrations", "sqlmigrate", "squashmigrations", "test",
+        "verify_audit", "version",
     }
 )
 START_TIMEOUT = 10.0
