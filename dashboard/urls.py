@@ -8,12 +8,18 @@ from dashboard.views import browse
 browse_patterns = (
     [
         path("", browse.home, name="home"),
+        path("users/", browse.users, name="users"),
+        path("users/<int:pk>/", browse.user, name="user"),
+        path("conversations/", browse.conversations, name="conversations"),
+        path("conversations/<int:pk>/", browse.conversation, name="conversation"),
+        path("attachments/<int:pk>/", browse.attachment, name="attachment"),
+        path("search/", browse.search_messages, name="search"),
     ],
     "browse",
 )
 
 urlpatterns = [
-    path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
+    path("login/", login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),

@@ -1,7 +1,177 @@
-from django.shortcuts import render
+"""The browse pages: home, chat users, conversations, one conversation, message search.
+
+Read-only pages for every staff member (any chatsweep role; LoginRequiredMiddleware sends the
+anonymous to the login page). Views validate the query string through a form and call the read
+helpers in chatdata.browse; they build no queries of their own. htmx requests for "older" /
+"more" get only the partial that the link appends; the same link without JavaScript loads the
+full page at that position.
+"""
+
+import re
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from chatdata.browse import counts, directory, search, timeline
+from chatdata.browse.keyset import InvalidCursor
+from chatdata.models import Attachment, ChatUser, Conversation
+from chatdata.roles import roles_of
+from dashboard.forms import (
+    STALE_CURSOR,
+    ConversationFilterForm,
+    MessageSearchForm,
+    PageForm,
+    TimelineForm,
+    UserSearchForm,
+)
 
-@require_GET
+
+def staff_view(view):
+    """GET only, for staff: a logged-in account without any chatsweep role sees nothing."""
+
+    @require_GET
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not roles_of(request.user):
+            raise PermissionDenied("Your account has no chatsweep role.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@staff_view
 def home(request):
-    return render(request, "browse/home.html", {})
+    return render(request, "browse/home.html", {
+        "section": "home",
+        "counts": counts.table_counts(),
+        "recent": directory.recent_conversations(),
+        "user_form": UserSearchForm(),
+    })
+
+
+@staff_view
+def users(request):
+    form = UserSearchForm(request.GET)
+    page = None
+    if form.is_valid():
+        try:
+            page = directory.find_users(q=form.cleaned_data["q"].strip(), after_id=form.cleaned_data["after"])
+        except InvalidCursor:
+            form.add_error(None, STALE_CURSOR)
+    return render(request, "browse/users.html", {"section": "users", "form": form, "page": page})
+
+
+@staff_view
+def user(request, pk):
+    chat_user = get_object_or_404(ChatUser, pk=pk)
+    form = PageForm(request.GET)
+    activity = directory.user_activity(chat_user)
+    page = None
+    if form.is_valid():
+        try:
+            page = directory.user_conversations(chat_user, activity, cursor=form.cleaned_data["after"])
+        except InvalidCursor:
+            form.add_error(None, STALE_CURSOR)
+    return render(request, "browse/user.html", {
+        "section": "users",
+        "chat_user": chat_user,
+        "form": form,
+        "page": page,
+        "activity": activity,
+        "sent": directory.sent_count(chat_user, activity),
+        "latest": directory.latest_messages(chat_user),
+        "conversation_total": directory.membership_count(chat_user),
+    })
+
+
+@staff_view
+def conversations(request):
+    form = ConversationFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            page = directory.find_conversations(
+                kind=data["kind"], q=data["q"].strip(), sort=data["sort"], cursor=data["after"]
+            )
+        except InvalidCursor:
+            form.add_error(None, STALE_CURSOR)
+    return render(request, "browse/conversations.html", {"section": "conversations", "form": form, "page": page})
+
+
+@staff_view
+def conversation(request, pk):
+    chat = get_object_or_404(Conversation, pk=pk)
+    form = TimelineForm(request.GET)
+    valid = form.is_valid()
+    older_than = form.older_than() if valid else None
+    newer_than = form.cleaned_data.get("after") if valid else None
+    members_after = form.cleaned_data.get("members_after") if valid else None
+    context = {"section": "conversations", "conversation": chat, "form": form}
+
+    if request.htmx and valid and members_after is not None:
+        context["members"] = timeline.members(chat, after_user_id=members_after)
+        return render(request, "browse/conversation.html#member_rows", context)
+    context["timeline"] = timeline.timeline(chat, older_than=older_than, newer_than=newer_than)
+    if request.htmx and valid and form.cleaned_data.get("before"):
+        return render(request, "browse/conversation.html#timeline_page", context)
+
+    context.update(
+        members=timeline.members(chat, after_user_id=members_after),
+        member_summary=timeline.member_summary(chat),
+        message_count=timeline.message_count(chat),
+        at_newest=not (older_than or newer_than),
+    )
+    return render(request, "browse/conversation.html", context)
+
+
+@staff_view
+def attachment(request, pk):
+    item = get_object_or_404(Attachment, pk=pk)
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The attachment's file is missing from storage.") from None
+    inline = item.content_type in timeline.INLINE_IMAGE_TYPES
+    return FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=item.file.name.rsplit("/", 1)[-1],
+        content_type=item.content_type if inline else "application/octet-stream",
+    )
+
+
+@staff_view
+def search_messages(request):
+    form = MessageSearchForm.for_request(request.GET)
+    results = None
+    if form.is_valid():
+        results = search.search_messages(form.to_query())
+        highlight(results.messages, search.query_terms(form.cleaned_data["q"]))
+        if request.htmx and form.cleaned_data["before"]:
+            return render(request, "browse/search.html#result_page", {"form": form, "results": results})
+    return render(request, "browse/search.html", {
+        "section": "search",
+        "form": form,
+        "results": results,
+        "scan_window": search.SCAN_WINDOW,
+    })
+
+
+def highlight(messages, terms):
+    """Give each message `highlighted_body`: its body, escaped, with `terms` wrapped in <mark>."""
+    if not terms:
+        return
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    for message in messages:
+        pieces, last = [], 0
+        for match in pattern.finditer(message.body):
+            pieces += [escape(message.body[last:match.start()]), f"<mark>{escape(match.group())}</mark>"]
+            last = match.end()
+        pieces.append(escape(message.body[last:]))
+        message.highlighted_body = mark_safe("".join(pieces).replace("\n", "<br>"))
