@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from dashboard.views import browse
+from dashboard.views import auth, browse
 
 browse_patterns = (
     [
@@ -19,7 +18,7 @@ browse_patterns = (
 )
 
 urlpatterns = [
-    path("login/", login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
+    path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),

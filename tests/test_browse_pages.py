@@ -63,6 +63,15 @@ def test_it_sends_anonymous_visitors_to_login(client, chat):
         assert response["Location"].startswith(reverse("login") + "?next=")
 
 
+def test_it_reloads_the_whole_page_on_login_when_an_htmx_session_expired(client, chat):
+    url = reverse("browse:conversation", args=[chat["group"].pk]) + "?before=1_1"
+    response = client.get(url, headers={"HX-Request": "true"}, follow=True)
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith(reverse("login") + "?next=")
+    assert b"<form" not in response.content
+    assert client.get(reverse("login")).status_code == 200  # a plain visit still gets the form
+
+
 @pytest.mark.parametrize("persona", ["moderator", "support", "compliance", "auditor", "admin_user"])
 def test_it_shows_every_page_to_each_staff_role(client, chat, persona, request):
     client.force_login(request.getfixturevalue(persona))
@@ -471,6 +480,29 @@ def test_it_continues_a_bounded_substring_scan_where_it_stopped(chat):
     assert [m.pk for m in result.messages] == [hit.pk] and pages == 5  # 121 messages, 30 per window
 
 
+def test_it_finds_the_same_newest_matches_through_recent_windows(chat, corpus, monkeypatch):
+    """The window shortcut for common words must return exactly what sorting every match returns."""
+    alice, bob, room = chat["alice"], chat["bob"], chat["room"]
+    for day in range(40):  # matches spread over 40 days in two conversations, newest on 2026-05-10
+        at = datetime(2026, 4, 1, 9, tzinfo=UTC) + timedelta(days=day)
+        make_message(chat["group"], alice if day % 2 else bob, sent_at=at, body=f"status report {day}")
+        make_message(room, chat["carol"], sent_at=at + timedelta(hours=1), body="status ok")
+    queries = [
+        search.MessageQuery(text="status"),
+        search.MessageQuery(text="status", sender_id=bob.pk),
+        search.MessageQuery(text="status", start=datetime(2026, 5, 6, tzinfo=UTC)),
+        search.MessageQuery(text="status", older_than=Position(datetime(2026, 4, 20, tzinfo=UTC), 0)),
+        search.MessageQuery(text="budget"),  # fewer matches than a page: every window falls short
+    ]
+    for limit in (3, 10, 50):
+        expected = [[m.pk for m in search.search_messages(q, limit=limit).messages] for q in queries]
+        monkeypatch.setattr(search, "SORT_ALL_BELOW", 0)  # every search now goes through the windows
+        windowed = [[m.pk for m in search.search_messages(q, limit=limit).messages] for q in queries]
+        monkeypatch.setattr(search, "SORT_ALL_BELOW", 10**9)
+        assert windowed == expected
+        assert all(expected[:4])
+
+
 def test_it_uses_the_gin_index_for_full_text_search(corpus):
     query = search.MessageQuery(text="budget")
     rows = query.scope().alias(document=search.body_vector()).filter(
@@ -503,6 +535,7 @@ def test_it_reports_bad_search_input_next_to_the_fields(client, moderator, chat)
 
 def test_it_searches_in_a_bounded_number_of_queries(client, moderator, chat, django_assert_max_num_queries):
     client.force_login(moderator)
-    with django_assert_max_num_queries(6):
+    # session, user, roles, the sender, the planner's estimate, the page of hits, their rows
+    with django_assert_max_num_queries(7):
         response = client.get(reverse("browse:search"), {"q": "message", "sender": chat["alice"].pk})
     assert len(response.context["results"].messages) == 50

@@ -12,9 +12,9 @@ between spaces or punctuation is ONE token ("今天天气很好" is a single lex
 tokens would find almost nothing, so a query with CJK characters is handled two ways:
 - narrowed by a sender or a conversation: a substring match (ILIKE) over that scope, newest first,
   reading at most SCAN_WINDOW messages per page through the (sender, sent_at) or
-  (conversation, sent_at, id) index. When a window holds too few matches the page says how far back
-  it searched and offers to continue from there, so every page stays bounded however large the
-  conversation or the sender's history;
+  (conversation, sent_at, id) index, and stopping as soon as the page is full. When a window holds
+  too few matches the page says how far back it searched and offers to continue from there, so
+  every page stays bounded however large the conversation or the sender's history;
 - across everything: a prefix match on tokens ('天气':* finds "天气很好" but not "今天天气"), which the
   GIN index serves. Finding a CJK word in the middle of a run needs a sender or conversation.
 Results are always newest first, paged by keyset on (sent_at, id). SQLite (the local demo) has no
@@ -23,16 +23,25 @@ such index and falls back to a case-insensitive substring scan (ASCII-only case 
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
+from django.db.models import BooleanField, Max
+from django.db.models.expressions import RawSQL
 
+from chatdata.browse.counts import planner_estimate
 from chatdata.browse.keyset import Position, before, link_positions
-from chatdata.models import Message
+from chatdata.models import Conversation, Message
 
 SEARCH_PAGE = 50
 SCAN_WINDOW = 20_000
+# Full-text search expecting this many matches or more looks for the newest in recent windows
+# first (see _newest_matches).
+SORT_ALL_BELOW = 20_000
+RECENT_WINDOWS = (timedelta(days=1), timedelta(days=7), timedelta(days=30))
+ACTIVE_CAP = 5_000
+ACTIVE_CONVERSATION_SQL = '"chatdata_message"."conversation_id" = ANY(%s)'
 
 CJK = re.compile(r"[\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 WORD = re.compile(r"\w+")
@@ -128,14 +137,69 @@ def search_messages(query: MessageQuery, *, limit: int = SEARCH_PAGE, scan_windo
             search = SearchQuery(tsquery, config="simple", search_type="raw")
         else:
             search = SearchQuery(query.text, config="simple", search_type="websearch")
+        matching = Message.objects.alias(document=body_vector()).filter(document=search)
         rows = rows.alias(document=body_vector()).filter(document=search)
-    elif method == CONTAINS:
+        return _results(_newest_matches(query, rows, matching, limit), limit, method)
+    if method == CONTAINS:
         for word in query.text.split():
             rows = rows.filter(body__icontains=word)
-    # Two steps: find the page by (sent_at, id) alone, which keeps the sort over possibly tens of
-    # thousands of matches narrow, then load those rows with their sender and conversation.
-    hits = list(rows.order_by("-sent_at", "-id").values_list("id", "sent_at")[: limit + 1])
-    return _results(hits, limit, method)
+    return _results(_first(rows, limit), limit, method)
+
+
+def _first(rows, limit):
+    # Only (id, sent_at): the sort over possibly many matches stays narrow; _results loads the page.
+    return list(rows.order_by("-sent_at", "-id").values_list("id", "sent_at")[: limit + 1])
+
+
+def _newest_matches(query: MessageQuery, rows, matching, limit):
+    """The first limit+1 of `rows` (the full-text matches in scope; `matching`: the full-text
+    matches anywhere), newest first, without sorting every match.
+
+    A common word ("the") matches a tenth of all messages, and ordering 100,000 matches by sent_at
+    costs ~100 ms: no index serves "newest first" across conversations, and a date filter does not
+    help either, since the matches must be read from the table to learn their dates. So when many
+    matches are expected, look in recent windows first, where a b-tree index narrows the rows that
+    the GIN index's matches are ANDed with: (sender, sent_at) or (conversation, sent_at, id) when
+    the search names a sender or a conversation, otherwise (conversation, sent_at, id) over the
+    conversations active in the window. A window holding limit+1 matches holds the answer: every
+    match outside it is older; a window reaching back to the start date holds every match.
+    "Active since T" means last_message_at >= T, which relies on last_message_at never being
+    earlier than a conversation's newest message (import and seed move it forward; a purge leaves
+    it, at worst, later). Words expected to match rarely skip the windows: sorting a few thousand
+    matches is cheap.
+    """
+    expected = planner_estimate(rows if query.narrowed else matching)
+    top = _top_of_scope(query) if expected is not None and expected >= SORT_ALL_BELOW else None
+    for span in RECENT_WINDOWS if top is not None else ():
+        since, whole_scope = top - span, False
+        if query.start is not None and since <= query.start:
+            since, whole_scope = query.start, True
+        window = rows.filter(sent_at__gte=since)
+        if not query.narrowed:
+            active = list(
+                Conversation.objects.filter(last_message_at__gte=since).values_list("id", flat=True)[: ACTIVE_CAP + 1]
+            )
+            if len(active) > ACTIVE_CAP:
+                break  # too busy a window to list its conversations: sort the matches instead
+            # One array parameter, so the planner sees the list and ANDs the two index scans.
+            window = window.filter(RawSQL(ACTIVE_CONVERSATION_SQL, [active], output_field=BooleanField()))
+        hits = _first(window, limit)
+        if len(hits) > limit or whole_scope:
+            return hits
+    return _first(rows, limit)
+
+
+def _top_of_scope(query: MessageQuery):
+    """No match in scope is later than this (None: no message at all)."""
+    bounds = [bound for bound in (query.end, query.older_than and query.older_than.at) if bound is not None]
+    conversations = Conversation.objects.all()
+    if query.conversation_id is not None:
+        conversations = conversations.filter(pk=query.conversation_id)
+    latest = conversations.aggregate(latest=Max("last_message_at"))["latest"]
+    if latest is None:
+        return None
+    # The cursor excludes its own row and the end bound is exclusive: both sit one step above.
+    return min([latest + timedelta(microseconds=1), *bounds])
 
 
 def _results(hits, limit, method, *, searched_back_to=None, continue_from: Position | None = None):
@@ -155,29 +219,29 @@ def _like_pattern(word: str) -> str:
 
 
 def _bounded_substring(query: MessageQuery, limit: int, scan_window: int) -> SearchResults:
-    """One statement: the newest `scan_window` messages of the scope (an index range scan),
-    the first limit+1 of them that contain every word, the oldest message read, and how many were
-    read. A full window with too few matches continues from the oldest message read."""
+    """Read the scope newest first through its index, at most `scan_window` messages, keeping those
+    that contain every word. The scan stops as soon as limit+1 have matched; when the window ends
+    first, a second look at it finds where it ended, and the next page continues from there."""
     words = query.text.split()
-    window = query.scope().order_by("-sent_at", "-id").values("id", "sent_at", "body")[:scan_window]
-    window_sql, window_params = window.query.sql_with_params()
-    matches = " AND ".join(["body ILIKE %s"] * len(words))
-    sql = (
-        f"WITH w AS MATERIALIZED ({window_sql}) "
-        f"(SELECT id, sent_at, 1 FROM w WHERE {matches} ORDER BY sent_at DESC, id DESC LIMIT %s) "
-        "UNION ALL (SELECT id, sent_at, 0 FROM w ORDER BY sent_at, id LIMIT 1) "
-        "UNION ALL (SELECT COUNT(*), NULL, 2 FROM w)"
-    )
-    params = [*window_params, *(_like_pattern(word) for word in words), limit + 1]
+    window = query.scope().order_by("-sent_at", "-id")[:scan_window]
+    window_sql, window_params = window.values("id", "sent_at", "body").query.sql_with_params()
+    matching = " AND ".join(["w.body ILIKE %s"] * len(words))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    hits = [(ident, sent_at) for ident, sent_at, kind in rows if kind == 1]
-    oldest = next(((ident, sent_at) for ident, sent_at, kind in rows if kind == 0), None)
-    scanned = next(ident for ident, _, kind in rows if kind == 2)
-
-    if len(hits) <= limit and scanned >= scan_window and oldest is not None:
-        # The window ran out first: continue from the oldest message read, and say how far back it got.
-        ident, sent_at = oldest
+        cursor.execute(
+            f"SELECT w.id, w.sent_at FROM ({window_sql}) w WHERE {matching} "
+            "ORDER BY w.sent_at DESC, w.id DESC LIMIT %s",
+            [*window_params, *(_like_pattern(word) for word in words), limit + 1],
+        )
+        hits = cursor.fetchall()
+        if len(hits) > limit:
+            return _results(hits, limit, SUBSTRING)
+        bounds_sql, bounds_params = window.values("id", "sent_at").query.sql_with_params()
+        cursor.execute(
+            f"SELECT w.sent_at, w.id, COUNT(*) OVER () FROM ({bounds_sql}) w ORDER BY w.sent_at, w.id LIMIT 1",
+            bounds_params,
+        )
+        oldest = cursor.fetchone()
+    if oldest is not None and oldest[2] >= scan_window:
+        sent_at, ident, _ = oldest
         return _results(hits, limit, SUBSTRING, searched_back_to=sent_at, continue_from=Position(sent_at, ident))
     return _results(hits, limit, SUBSTRING)
