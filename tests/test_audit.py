@@ -104,7 +104,7 @@ def test_verify_audit_reports_the_first_broken_entry(moderator, capsys):
     assert f"entry #{third.pk}" in str(caught.value)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
 def test_it_keeps_the_chain_whole_under_concurrent_writers(moderator):
     errors = []
 

@@ -142,7 +142,7 @@ def test_it_prints_a_readable_preview_without_json(chat, moderator, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
 def test_it_waits_for_a_queued_purge_run_by_an_rq_worker(chat, moderator, redis_conn, tmp_path):
     env = dict(
         os.environ,

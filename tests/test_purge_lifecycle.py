@@ -191,7 +191,7 @@ def test_it_resumes_a_running_purge_only_once_its_worker_is_silent(chat, moderat
     assert_group_purged(chat, request)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
 def test_it_runs_a_large_purge_on_an_rq_worker(chat, moderator, settings, redis_conn):
     settings.PURGE_INLINE_LIMIT = 4
     settings.PURGE_BATCH_SIZE = 4
@@ -207,3 +207,45 @@ def test_it_runs_a_large_purge_on_an_rq_worker(chat, moderator, settings, redis_
     request.refresh_from_db()
     assert request.batches == 3
     assert actions_of(request) == ["purge.preview", "purge.start", "purge.complete"]
+
+
+def test_it_keeps_a_file_it_could_not_remove_in_the_outbox_until_it_is(chat, moderator, monkeypatch, django_capture_on_commit_callbacks):
+    from chatdata.models import FileOutbox
+    from chatdata.purge import outbox
+
+    stuck = chat.files[0]
+
+    class ReadOnlyShare:
+        def delete(self, name):
+            if name == stuck:
+                raise PermissionError("read-only share")
+            default_storage.delete(name)
+
+    monkeypatch.setattr(outbox, "storage", ReadOnlyShare)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    assert request.state == "done"
+    entry = FileOutbox.objects.get()
+    assert (entry.path, entry.request_id, entry.attempts) == (stuck, request.pk, 2)  # during the run and in its sweep
+    assert "read-only share" in entry.last_error
+    assert default_storage.exists(stuck)
+    assert not any(default_storage.exists(name) for name in chat.files[1:])
+
+    monkeypatch.undo()
+    assert outbox.process_file_outbox() == 1
+    assert not default_storage.exists(stuck) and not FileOutbox.objects.exists()
+
+
+def test_it_leaves_rows_and_files_alone_when_a_batch_rolls_back(chat, moderator, monkeypatch, django_capture_on_commit_callbacks):
+    from chatdata.models import Attachment, FileOutbox
+
+    def broken(conversation_pks):
+        raise RuntimeError("lost the connection")
+
+    monkeypatch.setattr(effects, "refresh_last_message_at", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
+    assert request.state == "failed" and request.result["messages"] == 0
+    assert Attachment.objects.count() == len(chat.files) and not FileOutbox.objects.exists()
+    assert all(default_storage.exists(name) for name in chat.files)
+    assert Message.objects.filter(conversation=chat.group).count() == 10

@@ -146,7 +146,7 @@ def _lock(request):
     return PurgeRequest.objects.select_for_update().get(pk=request.pk)
 
 
-def _check_holds(request, *, actor, ip):
+def _check_holds(request):
     """A hold placed after the preview still stops an erasure."""
     spec = request.purge_spec
     met = holds_meeting(spec, hwm=request.high_water_mark)
@@ -191,7 +191,7 @@ def do_execute_purge(request, *, actor, ip=None):
             refusal = ("Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED)
         elif message := request_refusal(actor, request.purge_spec):
             refusal = (message, PurgeRefused.NOT_PERMITTED)
-        elif message := _check_holds(request, actor=actor, ip=ip):
+        elif message := _check_holds(request):
             refusal = (message, PurgeRefused.HOLD)
         else:
             request.executed_by = actor
@@ -216,7 +216,7 @@ def do_approve_purge(request, *, actor, ip=None):
             raise PurgeRefused(f"Only a request awaiting approval can be approved; this one is {request.state}.", PurgeRefused.BAD_STATE)
         if message := approval_refusal(actor, request):
             refusal = (message, PurgeRefused.NOT_PERMITTED)
-        elif message := _check_holds(request, actor=actor, ip=ip):
+        elif message := _check_holds(request):
             refusal = (message, PurgeRefused.HOLD)
         else:
             request.state = State.APPROVED
@@ -290,7 +290,7 @@ def do_resume_purge(request, *, actor, ip=None):
                     PurgeRefused.BAD_STATE,
                 )
             raise PurgeRefused(f"Only a failed or interrupted request can be resumed; this one is {request.state}.", PurgeRefused.BAD_STATE)
-        if message := _check_holds(request, actor=actor, ip=ip):
+        if message := _check_holds(request):
             refusal = (message, PurgeRefused.HOLD)
         else:
             _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))

@@ -7,11 +7,15 @@ and the database-level cascades left on the foreign keys then find nothing more 
 here goes through Django's deletion collector (chatdata/models/chat.py explains why).
 
 Id lists are bound as one array on PostgreSQL (`= ANY(%s)`, one parameter however long) and
-expanded on SQLite (`IN (?, ...)`; a batch stays far below its parameter limit).
+expanded on SQLite (`IN (?, ...)`; a batch stays far below its parameter limit). On PostgreSQL the
+batch statements use a server-side-binding cursor on Django's connection (same transaction): the
+array travels as one binary parameter, where Django's client-side binding would spell out
+thousands of ids as SQL text for every statement (a fifth of a batch's time, measured).
 """
 
 import json
 
+import psycopg
 from django.db import connection
 
 from chatdata.models import PendingDelivery
@@ -27,8 +31,16 @@ CHILD_TABLES = (
 def in_ids(column, ids):
     """`column` matching any of `ids`, as (sql, params) for the current database."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(ids)]
+        # An array literal built once: psycopg's list dumper is pure Python (3 ms per 2,000 ids).
+        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def batch_cursor():
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
 
 
 def json_param():
@@ -36,26 +48,27 @@ def json_param():
 
 
 def delete_messages(ids, *, request_pk, now):
-    """Delete messages `ids` with all their children; returns (counts, outbox row ids)."""
+    """Delete messages `ids` with all their children; returns (counts, outbox entries), the
+    entries being (outbox id, file path) of the attachment files to remove after commit."""
     counts = {}
-    with connection.cursor() as cursor:
+    with batch_cursor() as cursor:
         match, params = in_ids("message_id", ids)
         if connection.vendor == "postgresql":
             cursor.execute(
                 "WITH gone AS (DELETE FROM chatdata_attachment WHERE " + match + " RETURNING file) "
                 "INSERT INTO chatdata_fileoutbox (path, request_id, created_at, attempts, last_error) "
-                "SELECT file, %s, %s, 0, '' FROM gone RETURNING id",
+                "SELECT file, %s, %s, 0, '' FROM gone RETURNING id, path",
                 params + [request_pk, now],
             )
-            outbox = [row[0] for row in cursor.fetchall()]
+            outbox = cursor.fetchall()
             counts["attachments"] = len(outbox)
         else:
             cursor.execute(
                 "INSERT INTO chatdata_fileoutbox (path, request_id, created_at, attempts, last_error) "
-                "SELECT file, %s, %s, 0, '' FROM chatdata_attachment WHERE " + match + " RETURNING id",
+                "SELECT file, %s, %s, 0, '' FROM chatdata_attachment WHERE " + match + " RETURNING id, path",
                 [request_pk, now] + params,
             )
-            outbox = [row[0] for row in cursor.fetchall()]
+            outbox = cursor.fetchall()
             cursor.execute("DELETE FROM chatdata_attachment WHERE " + match, params)
             counts["attachments"] = cursor.rowcount
         for key, table in CHILD_TABLES:
@@ -64,12 +77,12 @@ def delete_messages(ids, *, request_pk, now):
         match, params = in_ids("id", ids)
         cursor.execute("DELETE FROM chatdata_message WHERE " + match, params)
         counts["messages"] = cursor.rowcount
-    return counts, outbox
+    return counts, [tuple(row) for row in outbox]
 
 
 def hide_messages(ids, *, member, now):
     """MessageHide rows for `member` (existing ones kept) and their pending deliveries removed."""
-    with connection.cursor() as cursor:
+    with batch_cursor() as cursor:
         match, params = in_ids("id", ids)
         cursor.execute(
             "INSERT INTO chatdata_messagehide (message_id, user_id, created_at) "
@@ -88,7 +101,7 @@ def refresh_last_message_at(conversation_pks):
     if not conversation_pks:
         return
     match, params = in_ids("id", sorted(conversation_pks))
-    with connection.cursor() as cursor:
+    with batch_cursor() as cursor:
         cursor.execute(
             "UPDATE chatdata_conversation SET last_message_at = ("
             "SELECT MAX(m.sent_at) FROM chatdata_message m WHERE m.conversation_id = chatdata_conversation.id"

@@ -21,6 +21,7 @@ the request again (do_resume_purge) continues from the last committed step and r
 end state. Messages above the high-water mark are never touched, whatever arrived meanwhile.
 """
 
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -33,7 +34,7 @@ from django.utils import timezone
 from chatdata.audit import write_audit
 from chatdata.models import Conversation, Message, PurgeItem, PurgeRequest, SyncEvent
 from chatdata.purge import effects
-from chatdata.purge.outbox import remove_after_commit
+from chatdata.purge.outbox import FileRemover, sweep_after_commit
 from chatdata.purge.predicates import active_holds, scope_messages
 from chatdata.purge.preview import COUNT_KEYS, units_of, unit_conversation, zero_counts
 from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
@@ -41,6 +42,7 @@ from chatdata.purge.sync import event_for_unit
 
 State = PurgeRequest.State
 Status = PurgeItem.Status
+log = logging.getLogger(__name__)
 
 
 def _add(total, counts):
@@ -74,11 +76,20 @@ def run_purge(request_id, attempt, *, max_steps=None):
     two steps would (for tests and tools)."""
     if not begin_run(request_id, attempt):
         return
-    steps = 0
-    while not _step(request_id, attempt):
-        steps += 1
-        if max_steps is not None and steps >= max_steps:
-            return
+    remover = FileRemover()
+    try:
+        steps = 0
+        while not _step(request_id, attempt, remover):
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                return
+    finally:
+        try:
+            remover.close()
+            # Anything left in the request's outbox (a failed removal, a crashed earlier attempt).
+            sweep_after_commit(request_pk=request_id)
+        except Exception:  # never mask the run's own outcome; the outbox keeps what is left
+            log.exception("purge #%s: file removal after the run failed", request_id)
 
 
 def run_or_fail(request_id, attempt):
@@ -110,11 +121,12 @@ def mark_failed(request_id, attempt, exc):
         )
 
 
-def _step(request_id, attempt):
+def _step(request_id, attempt, remover):
     """One transaction of the protocol above; True when the run is over."""
     began = time.monotonic()
     with transaction.atomic():
         request = PurgeRequest.objects.select_for_update().get(pk=request_id)
+        remover.drain()
         if request.attempt != attempt or request.state != State.RUNNING:
             return True
         if request.cancel_requested:
@@ -125,7 +137,7 @@ def _step(request_id, attempt):
         if request.unit >= len(units):
             _end(request, State.DONE)
             return True
-        batched = _UnitRun(request, spec, units[request.unit]).advance()
+        batched = _UnitRun(request, spec, units[request.unit], remover).advance()
         now = timezone.now()
         request.heartbeat_at = now
         if batched:
@@ -161,14 +173,14 @@ def _end(request, state):
         reason=request.reason,
         ticket=request.ticket,
     )
-    remove_after_commit(request_pk=request.pk)
 
 
 class _UnitRun:
     """One step inside the current unit: a batch, or the unit's finishing work."""
 
-    def __init__(self, request, spec, unit):
+    def __init__(self, request, spec, unit, remover):
         self.request = request
+        self.remover = remover
         self.spec = spec
         self.conversation = unit_conversation(spec, unit)
         self.item = request.items.get(position=request.unit) if unit is not None else None
@@ -221,7 +233,7 @@ class _UnitRun:
         if mode == MODE_DELETE:
             counts, outbox = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
             effects.refresh_last_message_at(touched)
-            remove_after_commit(outbox_ids=outbox)
+            self.remover.submit_after_commit(outbox)
         else:
             counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
         self.state["touched"] = sorted(set(self.state["touched"]) | touched)

@@ -113,7 +113,7 @@ def clear_plan(spec, conversation_pk, bound):
     return plan, old
 
 
-def _delete_counts(spec, hwm, holds, refused):
+def _delete_counts(spec, hwm, holds):
     msgs = scope_messages(spec, hwm=hwm, holds=holds)
     ids = msgs.values("id")
     counts = {
@@ -221,7 +221,7 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     preview = zero_counts()
     sample_qs = scope_messages(spec, hwm=hwm, holds=holds)
     if mode == MODE_DELETE:
-        preview.update(_delete_counts(spec, hwm, holds, resolved.refused))
+        preview.update(_delete_counts(spec, hwm, holds))
     elif mode == MODE_HIDE_ROWS:
         preview.update(_hide_counts(spec, hwm))
     elif spec.kind == CONVERSATIONS:
@@ -230,20 +230,21 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
                 preview[key] += plan[key]
         preview["members_affected"] = min(preview["members_affected"], 1)
     else:
-        (pk,) = resolved.conversations
+        pk = unit_conversation(spec, None)
         bound = clear_bound(spec, pk, hwm)
         plan, old = clear_plan(spec, pk, bound)
         preview.update(plan)
         preview["cleared_before"] = bound.isoformat() if bound else None
         if bound is not None:
             sample_qs = newly_hidden(pk, old, bound)
-    held_qs = scope_messages(spec, hwm=hwm, holds=holds, held=True)
-    preview["excluded_by_hold"] = held_qs.count() if mode == MODE_DELETE else 0
-    preview["holds"] = [
-        {"id": h.pk, "description": h.describe(), "messages": held_qs.filter(hold_q(h)).count()}
-        for h in holds
-        if mode == MODE_DELETE and held_qs.filter(hold_q(h)).exists()
-    ]
+    preview["excluded_by_hold"], preview["holds"] = 0, []
+    if mode == MODE_DELETE:
+        held_qs = scope_messages(spec, hwm=hwm, holds=holds, held=True)
+        preview["excluded_by_hold"] = held_qs.count()
+        for hold in holds:
+            kept = held_qs.filter(hold_q(hold)).count() if preview["excluded_by_hold"] else 0
+            if kept:
+                preview["holds"].append({"id": hold.pk, "description": hold.describe(), "messages": kept})
     preview["high_water_mark"] = hwm
     preview["sample_first"], preview["sample_last"] = _samples(sample_qs)
     work = preview["messages"] if mode != MODE_CLEAR else 0
