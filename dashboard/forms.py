@@ -62,7 +62,9 @@ class CursorField(forms.Field):
         if not value:
             return None
         try:
-            return Position.decode(value[:64])
+            if len(value) > 64:
+                raise InvalidCursor(value)
+            return Position.decode(value)
         except InvalidCursor:
             raise forms.ValidationError(STALE_CURSOR, code="invalid") from None
 
@@ -133,7 +135,7 @@ class TimelineForm(BrowseForm):
 class MessageSearchForm(BrowseForm):
     q = forms.CharField(
         label="Words", required=False, max_length=200,
-        help_text='All words must appear. Use "quotes" for a phrase, or, -word to exclude.',
+        help_text='All words must appear. "Quotes" match a phrase, -word excludes a word, or matches either.',
     )
     sender = IdField(label="Sender id")
     conversation = IdField(label="Conversation id")
@@ -151,10 +153,10 @@ class MessageSearchForm(BrowseForm):
         ident = self.cleaned_data.get(name)
         if ident is None:
             return None
-        found = model.objects.filter(pk=ident).first()
-        if found is None:
-            raise forms.ValidationError(message.format(ident))
-        return found
+        try:
+            return model.objects.get(pk=ident)
+        except model.DoesNotExist:
+            raise forms.ValidationError(message.format(ident)) from None
 
     def clean(self):
         data = super().clean()
