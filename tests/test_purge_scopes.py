@@ -1,6 +1,6 @@
 """Scope and effect value objects: canonical JSON, normalisation and structural validation."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 

@@ -33,7 +33,7 @@ from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
 from chatdata.purge.jobs import enqueue_purge
 from chatdata.purge.predicates import active_holds
-from chatdata.purge.preview import COUNT_KEYS, compute_preview, high_water_mark, units_of
+from chatdata.purge.preview import COUNT_KEYS, compute_preview, high_water_mark, read_snapshot, units_of
 from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.validation import check_spec
 
@@ -101,14 +101,16 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
     refusal = request_refusal(actor, spec)
     if refusal:
         _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, spec_dict=spec.to_dict(), ip=ip)
-    resolved = check_spec(spec)
-    hwm, holds = high_water_mark(), active_holds()
-    met = holds_meeting(spec, hwm=hwm, holds=holds)
+    with read_snapshot():
+        resolved = check_spec(spec)
+        hwm, holds = high_water_mark(), active_holds()
+        met = holds_meeting(spec, hwm=hwm, holds=holds)
+        if not met:
+            preview, item_previews = compute_preview(spec, resolved=resolved, hwm=hwm, holds=holds)
     if met:
         _refuse(
             hold_refusal_message(spec, met), PurgeRefused.HOLD, actor=actor, spec_dict=spec.to_dict(), target=resolved.target, ip=ip
         )
-    preview, item_previews = compute_preview(spec, resolved=resolved, hwm=hwm, holds=holds)
     with transaction.atomic():
         request = PurgeRequest.objects.create(
             state=State.PREVIEWED,

@@ -17,9 +17,11 @@ What the counts mean, per effect:
 `excluded_by_hold` counts messages in scope that legal holds keep (destructive effects only).
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -50,6 +52,21 @@ SAMPLE_SIZE = 3
 SNIPPET = 80
 # cleared_before hides what was sent strictly before it; one tick past the last message covers it.
 TICK = timedelta(microseconds=1)
+
+
+@contextmanager
+def read_snapshot():
+    """Run the preview's queries on one snapshot, so its counts agree with each other and with
+    the high-water mark. On PostgreSQL, outside any transaction, that is one REPEATABLE READ
+    READ ONLY transaction; inside the caller's transaction (or on SQLite, whose transactions
+    are serializable) the caller's snapshot is used as it is."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+    else:
+        yield
 
 
 def zero_counts():
