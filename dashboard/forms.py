@@ -135,7 +135,10 @@ class TimelineForm(BrowseForm):
 class MessageSearchForm(BrowseForm):
     q = forms.CharField(
         label="Words", required=False, max_length=200,
-        help_text='All words must appear. "Quotes" match a phrase, -word excludes a word, or matches either.',
+        help_text=(
+            'All words must appear. "Quotes" match a phrase, a minus sign before a word excludes it, '
+            "or matches either side."
+        ),
     )
     sender = IdField(label="Sender id")
     conversation = IdField(label="Conversation id")

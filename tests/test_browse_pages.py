@@ -472,7 +472,8 @@ def test_it_continues_a_bounded_substring_scan_where_it_stopped(chat):
     older_than = Position.decode(first.next_cursor)
     pages = 1
     while True:
-        result = search.search_messages(search.MessageQuery(text="天气", conversation_id=group.pk, older_than=older_than), scan_window=30)
+        query = search.MessageQuery(text="天气", conversation_id=group.pk, older_than=older_than)
+        result = search.search_messages(query, scan_window=30)
         pages += 1
         if result.messages:
             break

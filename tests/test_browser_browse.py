@@ -119,7 +119,10 @@ def test_it_logs_in_opens_a_conversation_pages_older_with_htmx_and_searches(page
     expected = newest_first(story["team"])
     assert shown_ids(page) == expected[:50]
     # The image attachment is served (behind the login) and decodes as a real image.
-    page.wait_for_function("() => { const img = document.querySelector('.attachment__thumb'); return img && img.complete && img.naturalWidth === 24; }")
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.attachment__thumb');"
+        " return img && img.complete && img.naturalWidth === 24; }"
+    )
     shot(page, "06-conversation.png", full_page=False)
 
     # "Older" appends the next page in place: same document, same URL, the next 40 from the database.
@@ -140,7 +143,8 @@ def test_it_logs_in_opens_a_conversation_pages_older_with_htmx_and_searches(page
     page.get_by_label("Words").fill("budget meeting")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url("**/search/?q=budget+meeting*")
-    budget = list(Message.objects.filter(body__icontains="budget meeting").order_by("-sent_at", "-id").values_list("id", flat=True))
+    budget = Message.objects.filter(body__icontains="budget meeting").order_by("-sent_at", "-id")
+    budget = list(budget.values_list("id", flat=True))
     found = [int(i) for i in page.locator("#search-results [data-message-id]").evaluate_all(
         "items => items.map(item => item.dataset.messageId)"
     )]
