@@ -249,3 +249,38 @@ def test_it_leaves_rows_and_files_alone_when_a_batch_rolls_back(chat, moderator,
     assert Attachment.objects.count() == len(chat.files) and not FileOutbox.objects.exists()
     assert all(default_storage.exists(name) for name in chat.files)
     assert Message.objects.filter(conversation=chat.group).count() == 10
+
+
+def test_it_enforces_the_role_matrix(chat, moderator, support, compliance, auditor, admin_user, outsider, settings):
+    from chatdata.permissions import can_request
+    from chatdata.purge.scopes import MessagesScope, UserScope
+
+    settings.PURGE_SUPPORT_MAX_MESSAGES = 2
+    few = PurgeSpec(MessagesScope([m.pk for m in chat.messages[:2]]), "delete_for_everyone")
+    many = PurgeSpec(MessagesScope([m.pk for m in chat.messages[:3]]), "delete_for_everyone")
+    hide = PurgeSpec(ConversationScope(chat.group.pk), "hide_for_user", member=chat.bob.pk)
+    erase = PurgeSpec(UserScope(chat.bob.pk), "delete_for_everyone")
+    allowed = {
+        staff.username: [can_request(staff, spec) for spec in (few, many, hide, whole_group(chat), erase)]
+        for staff in (support, moderator, compliance, auditor, admin_user, outsider)
+    }
+    assert allowed == {
+        "sam": [True, False, True, False, False],
+        "mona": [True, True, True, True, False],
+        "cleo": [False, False, False, False, True],
+        "audrey": [False, False, False, False, False],
+        "ada": [True, True, True, True, True],
+        "otto": [False, False, False, False, False],
+    }
+    with pytest.raises(PurgeRefused) as caught:
+        do_preview_purge(many, actor=support, reason="spam")
+    assert caught.value.code == "not_permitted" and "at most 2" in caught.value.message
+    assert not PurgeRequest.objects.exists()
+
+
+def test_it_lets_a_compliance_officer_approve_only_erasures(chat, compliance, moderator, moderator2, settings):
+    settings.PURGE_APPROVAL_THRESHOLD = 5
+    request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="spam"), actor=moderator)
+    with pytest.raises(PurgeRefused, match="moderator"):
+        do_approve_purge(request, actor=compliance)
+    assert PurgeRequest.objects.get(pk=request.pk).state == "awaiting_approval"
