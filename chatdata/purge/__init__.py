@@ -1,0 +1,12 @@
+"""The deletion engine (DESIGN.md §2-§5). Where to look:
+
+- scopes      PurgeSpec and the scope/effect value objects, their canonical JSON, PurgeInvalid
+- validation  check_spec (against the database), spec_from_external (external ids -> PurgeSpec)
+- preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS
+- actions     do_preview/execute/approve/reject/cancel/resume_purge, PurgeRefused: the only writers
+- execute     the batch protocol: checkpoints, cancel at batch boundaries, fencing of stale workers
+- effects     the SQL of each batch; sync: SyncEvent payloads; outbox: attachment file removal
+- holds       legal holds: do_add_legal_hold, do_release_legal_hold, holds_meeting
+- jobs        RQ job functions; serialize: purge_json (the CLI's and the API's JSON)
+Permissions live in chatdata.permissions, the audit log in chatdata.audit.
+"""

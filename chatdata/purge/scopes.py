@@ -20,7 +20,9 @@ Scopes (`kind`):
 Effects, and which scopes take them:
 - `hide_for_user` + member: messages, range, conversation, conversations. Id lists and ranges with a
   start write MessageHide rows; the whole history and an open-start range move the member's
-  `Membership.cleared_before` forward (never back).
+  `Membership.cleared_before` forward (never back): to the range's end, or one microsecond past
+  the last message at or below the high-water mark. That move is by time, like the clients'
+  own "clear history": a message stored later with an older `sent_at` is hidden too.
 - `delete_for_everyone`: every scope; the only effect a `user` scope takes.
 - `delete_conversation`: conversation, conversations. With a member, the conversation is hidden
   from that member's list (`clear_history` also clears their history); without one it is removed
