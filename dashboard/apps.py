@@ -10,6 +10,10 @@ class DashboardConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from dashboard import login_audit
+
+        login_audit.connect()  # every login, failed login and logout gets an audit entry
+
         # With REDIS_URL unset, a `manage.py` command that may talk to RQ (rqworker, runserver,
         # shell, purge ...) starts the embedded Redis, or joins the one already running.
         if settings.EMBEDDED_REDIS:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import auth, browse
+from dashboard.views import approvals, audit, auth, browse, holds
 
 browse_patterns = (
     [
@@ -17,10 +17,40 @@ browse_patterns = (
     "browse",
 )
 
+# Oversight (issue 4, part B): the approvals queue, legal holds, the audit log.
+approvals_patterns = (
+    [
+        path("", approvals.queue, name="queue"),
+        path("<int:pk>/approve/", approvals.approve, name="approve"),
+        path("<int:pk>/reject/", approvals.reject, name="reject"),
+    ],
+    "approvals",
+)
+holds_patterns = (
+    [
+        path("", holds.holds, name="list"),
+        path("new/", holds.create, name="create"),
+        path("<int:pk>/release/", holds.release, name="release"),
+    ],
+    "holds",
+)
+audit_patterns = (
+    [
+        path("", audit.log, name="log"),
+        path("verify/", audit.verify, name="verify"),
+        path("export.csv", audit.export, {"fmt": "csv"}, name="export_csv"),
+        path("export.jsonl", audit.export, {"fmt": "jsonl"}, name="export_jsonl"),
+    ],
+    "audit",
+)
+
 urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/django_rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
+    path("approvals/", include(approvals_patterns)),
+    path("holds/", include(holds_patterns)),
+    path("audit/", include(audit_patterns)),
     path("", include(browse_patterns)),
 ]

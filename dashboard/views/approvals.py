@@ -1,0 +1,123 @@
+"""The approvals queue: purge requests waiting for a second staff member (DESIGN.md §3).
+
+Who may open it is dashboard.views.oversight.can_view_approvals; who may approve or reject one
+request is the engine's rule (chatdata.permissions.approval_refusal: never one's own, moderators
+for conversation-level requests, compliance for erasures, admins for both). Each row shows the
+requester either the buttons or the sentence saying why not; a POST that the rule refuses gets
+that sentence as an error message, never a 500. Approving starts the run at once: inline for small
+scopes, on the RQ queue otherwise (the engine decides).
+"""
+
+from django.contrib import messages
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chatdata.models import PurgeRequest
+from chatdata.permissions import approval_refusal
+from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_reject_purge
+from chatdata.purge.scopes import PurgeInvalid
+from dashboard.oversight_forms import RejectForm
+from dashboard.views.oversight import can_view_approvals, client_ip, guarded, job_url
+
+State = PurgeRequest.State
+RECENT = 10
+EFFECTS = {
+    "hide_for_user": "Hide for one member",
+    "delete_for_everyone": "Delete for everyone",
+    "delete_conversation": "Delete the conversation",
+}
+# What the approver weighs, from the frozen preview; zero counts other than messages are left out.
+COUNTS = (
+    ("messages", "Messages"),
+    ("attachments", "Attachments"),
+    ("reactions", "Reactions"),
+    ("hides", "Hides"),
+    ("pending_deliveries", "Pending deliveries"),
+    ("conversations", "Conversations"),
+    ("members_affected", "Members affected"),
+    ("excluded_by_hold", "Kept by legal hold"),
+)
+
+approvers_only = guarded(
+    can_view_approvals, "Only moderators, compliance officers and admins open the approvals queue."
+)
+
+
+def _decorate(requests, user):
+    for item in requests:
+        preview = item.preview or {}
+        item.refusal = approval_refusal(user, item)
+        item.job_url = job_url(item.pk)
+        item.effect_label = EFFECTS.get(item.effect, item.effect)
+        if item.effect != "hide_for_user" and (item.spec or {}).get("member"):
+            item.effect_label += " for one member"
+        item.counts = [(label, preview.get(key, 0)) for key, label in COUNTS if key == "messages" or preview.get(key)]
+        item.reject_form = RejectForm(auto_id=f"reject-{item.pk}-%s")
+    return requests
+
+
+def _pending():
+    return PurgeRequest.objects.filter(state=State.AWAITING_APPROVAL).select_related("requested_by").order_by("id")
+
+
+@require_GET
+@approvers_only
+def queue(request):
+    waiting = _decorate(list(_pending()), request.user)
+    decided = (
+        PurgeRequest.objects.filter(Q(approved_at__isnull=False) | Q(rejected_at__isnull=False))
+        .select_related("requested_by", "approved_by", "rejected_by")
+        .order_by("-id")[:RECENT]
+    )
+    return render(request, "approvals/queue.html", {
+        "section": "approvals",
+        "waiting": waiting,
+        "decided": _decorate(list(decided), request.user),
+    })
+
+
+def _outcome(purge):
+    if purge.state == State.DONE:
+        result = purge.result or {}
+        return f"Request #{purge.pk} approved and run: {result.get('messages', 0)} messages handled."
+    if purge.state in (State.QUEUED, State.RUNNING):
+        return f"Request #{purge.pk} approved: it runs in the background; its job page shows the progress."
+    return f"Request #{purge.pk} approved; it is now {purge.get_state_display().lower()}."
+
+
+@require_POST
+@approvers_only
+def approve(request, pk):
+    purge = get_object_or_404(PurgeRequest, pk=pk)
+    try:
+        purge = do_approve_purge(purge, actor=request.user, ip=client_ip(request))
+    except PurgeRefused as exc:
+        messages.error(request, f"Request #{pk} was not approved. {exc.message}")
+        return redirect("approvals:queue")
+    level = messages.ERROR if purge.state == State.FAILED else messages.SUCCESS
+    text = _outcome(purge) + (f" Error: {purge.error}" if purge.state == State.FAILED else "")
+    messages.add_message(request, level, text)
+    return redirect("approvals:queue")
+
+
+@require_http_methods(["GET", "POST"])
+@approvers_only
+def reject(request, pk):
+    """GET: the reject form alone (for a request opened from a link); POST: reject."""
+    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by"), pk=pk)
+    form = RejectForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_reject_purge(purge, actor=request.user, reason=form.cleaned_data["reason"], ip=client_ip(request))
+        except PurgeInvalid as exc:
+            form.add_error("reason", exc.message)
+        except PurgeRefused as exc:
+            messages.error(request, f"Request #{pk} was not rejected. {exc.message}")
+            return redirect("approvals:queue")
+        else:
+            messages.success(request, f"Request #{pk} rejected. {purge.requested_by.get_username()} sees your reason.")
+            return redirect("approvals:queue")
+    _decorate([purge], request.user)
+    return render(request, "approvals/reject.html", {"section": "approvals", "purge": purge, "form": form},
+                  status=400 if form.errors else 200)

@@ -1,0 +1,91 @@
+"""What the oversight pages (approvals, legal holds, audit log) share: who may open them, the
+guard decorator, links to part A's job pages, and a cheap check of the audit chain's tail.
+
+The rules for *acting* (approve, reject, place or release a hold, export) are the engine's, in
+chatdata.permissions; the two rules for *looking* that it does not spell out yet live here (asked
+for in the brief's engine-feedback.md) and are built from its roles, not invented anew.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.urls import NoReverseMatch, reverse
+
+from chatdata import roles
+from chatdata.audit import GENESIS, entry_hash
+from chatdata.models import AuditEntry
+from chatdata.permissions import can_export_audit, can_manage_holds, can_view_audit
+
+TAIL = 200
+
+
+def can_view_approvals(user):
+    """Whoever may approve some kind of request: moderators (conversation-level requests),
+    compliance (erasures) and admins. Each row still says whether *this* user may approve it."""
+    return roles.has_role(user, roles.MODERATOR, roles.COMPLIANCE)
+
+
+def can_view_holds(user):
+    """Every staff role: holds are named in every preview and refusal they cause anyway."""
+    return bool(roles.roles_of(user))
+
+
+def access(user):
+    """What the navigation and the pages offer to `user` (the server checks again on each view)."""
+    return {
+        "approvals": can_view_approvals(user),
+        "holds": can_view_holds(user),
+        "manage_holds": can_manage_holds(user),
+        "audit": can_view_audit(user),
+        "export_audit": can_export_audit(user),
+    }
+
+
+def guarded(rule, message):
+    """403 (templates/403.html, with `message`) unless `rule(request.user)` holds."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not rule(request.user):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def job_url(pk):
+    """The job page of purge request `pk` (part A's `jobs:detail`), or None while it is missing."""
+    if pk is None:
+        return None
+    try:
+        return reverse("jobs:detail", args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+def verify_tail(n=TAIL):
+    """Check the newest `n` entries: each hash recomputes from its fields and each links to the
+    one before it. A few milliseconds, for the audit page's status line; `verify_chain` (the
+    "Verify the whole chain" page and `manage.py verify_audit`) walks everything."""
+    newest = list(AuditEntry.objects.order_by("-id")[: n + 1])
+    newest.reverse()
+    if not newest:
+        return {"ok": True, "checked": 0, "problem": ""}
+    # The oldest fetched entry only anchors the link of the next one, unless it is the first ever.
+    anchor = newest[0] if len(newest) > n else None
+    checked = newest[1:] if anchor else newest
+    previous = anchor.hash if anchor else GENESIS
+    for entry in checked:
+        if entry.prev_hash != previous:
+            return {"ok": False, "checked": len(checked), "problem": f"entry #{entry.pk} does not follow the entry before it (one was removed or inserted)"}
+        if entry_hash(entry) != entry.hash:
+            return {"ok": False, "checked": len(checked), "problem": f"entry #{entry.pk} was altered: its hash does not match its fields"}
+        previous = entry.hash
+    return {"ok": True, "checked": len(checked), "problem": ""}
