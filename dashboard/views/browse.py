@@ -165,12 +165,10 @@ def search_messages(request):
 
 def highlight(messages, terms):
     """Give each message `highlighted_body`: its body, escaped, with `terms` wrapped in <mark>."""
-    if not terms:
-        return
-    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE) if terms else None
     for message in messages:
         pieces, last = [], 0
-        for match in pattern.finditer(message.body):
+        for match in pattern.finditer(message.body) if pattern else ():
             pieces += [escape(message.body[last:match.start()]), f"<mark>{escape(match.group())}</mark>"]
             last = match.end()
         pieces.append(escape(message.body[last:]))
