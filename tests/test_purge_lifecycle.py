@@ -226,7 +226,7 @@ def test_it_keeps_a_file_it_could_not_remove_in_the_outbox_until_it_is(chat, mod
         request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
     assert request.state == "done"
     entry = FileOutbox.objects.get()
-    assert (entry.path, entry.request_id, entry.attempts) == (stuck, request.pk, 2)  # during the run and in its sweep
+    assert (entry.path, entry.request_id, entry.attempts) == (stuck, request.pk, 2)  # during the run, then its final sweep
     assert "read-only share" in entry.last_error
     assert default_storage.exists(stuck)
     assert not any(default_storage.exists(name) for name in chat.files[1:])

@@ -78,16 +78,23 @@ def run_purge(request_id, attempt, *, max_steps=None):
         return
     remover = FileRemover()
     try:
-        steps = 0
-        while not _step(request_id, attempt, remover):
+        steps, may_end = 0, False
+        while (outcome := _step(request_id, attempt, remover, may_end=may_end)) != _OVER:
+            if outcome == _READY_TO_END:
+                # The files of the committed batches (and any a crashed earlier attempt left in the
+                # outbox) go before the request says done or cancelled.
+                remover.wait()
+                sweep_after_commit(request_pk=request_id)
+                may_end = True
+                continue
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 return
     finally:
         try:
             remover.close()
-            # Anything left in the request's outbox (a failed removal, a crashed earlier attempt).
-            sweep_after_commit(request_pk=request_id)
+            if not may_end:  # stopped early: still clear what the committed batches left behind
+                sweep_after_commit(request_pk=request_id)
         except Exception:  # never mask the run's own outcome; the outbox keeps what is left
             log.exception("purge #%s: file removal after the run failed", request_id)
 
@@ -121,22 +128,25 @@ def mark_failed(request_id, attempt, exc):
         )
 
 
-def _step(request_id, attempt, remover):
-    """One transaction of the protocol above; True when the run is over."""
+_CONTINUE, _READY_TO_END, _OVER = "continue", "ready to end", "over"
+
+
+def _step(request_id, attempt, remover, *, may_end):
+    """One transaction of the protocol above. Returns _OVER when the run is over, _READY_TO_END
+    when it would end but `may_end` is false (files to wait for first), else _CONTINUE."""
     began = time.monotonic()
     with transaction.atomic():
         request = PurgeRequest.objects.select_for_update().get(pk=request_id)
         remover.drain()
         if request.attempt != attempt or request.state != State.RUNNING:
-            return True
-        if request.cancel_requested:
-            _end(request, State.CANCELLED)
-            return True
+            return _OVER
         spec = request.purge_spec
         units = units_of(spec)
-        if request.unit >= len(units):
-            _end(request, State.DONE)
-            return True
+        if request.cancel_requested or request.unit >= len(units):
+            if not may_end:
+                return _READY_TO_END
+            _end(request, State.CANCELLED if request.cancel_requested else State.DONE)
+            return _OVER
         batched = _UnitRun(request, spec, units[request.unit], remover).advance()
         now = timezone.now()
         request.heartbeat_at = now
@@ -150,7 +160,7 @@ def _step(request_id, attempt, remover):
                 "heartbeat_at", "batches", "last_batch_at", "longest_batch_ms",
             ]
         )
-    return False
+    return _CONTINUE
 
 
 def _end(request, state):

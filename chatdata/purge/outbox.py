@@ -86,7 +86,7 @@ class FileRemover:
     """
 
     def __init__(self):
-        self._todo = queue.SimpleQueue()
+        self._todo = queue.Queue()
         self._lock = threading.Lock()
         self._settled = []
         self._failed = []
@@ -118,6 +118,13 @@ class FileRemover:
                 else:
                     with self._lock:
                         self._settled.append(pk)
+            self._todo.task_done()
+        self._todo.task_done()
+
+    def wait(self):
+        """Block until every file handed over so far has been dealt with."""
+        if not self._closed:
+            self._todo.join()
 
     def drain(self):
         """Delete the settled outbox rows and record failures, on the caller's connection."""
