@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, F, Max, Min, OuterRef
 
 from chatdata.audit import write_audit
 from chatdata.models import (
@@ -146,11 +146,14 @@ def test_it_stores_real_attachment_files(media_root):
     assert {a.content_type for a in attachments} == {"image/png", "text/plain"}
 
 
-def test_it_sets_last_message_at_to_the_newest_message():
+def test_it_keeps_timestamps_consistent():
     seed()
-    conversations = Conversation.objects.annotate(newest=Max("messages__sent_at"))
+    conversations = Conversation.objects.annotate(newest=Max("messages__sent_at"), oldest=Min("messages__sent_at"))
     assert all(c.last_message_at == c.newest for c in conversations)
     assert any(c.newest is not None for c in conversations)
+    assert all(c.created_at < c.oldest for c in conversations if c.oldest)
+    assert not Membership.objects.filter(joined_at__lt=F("user__created_at")).exists()
+    assert not MessageHide.objects.filter(created_at__lt=F("message__sent_at")).exists()
 
 
 def test_it_adds_reactions_pending_deliveries_and_one_way_state():
@@ -205,6 +208,21 @@ def test_it_refuses_to_reset_while_a_legal_hold_refers_to_chat_data(moderator):
     with pytest.raises(CommandError, match="legal hold"):
         seed(reset=True)
     assert chat_digest() == before
+
+
+def test_it_leaves_no_rows_files_or_schema_change_behind_when_the_load_fails(media_root, monkeypatch):
+    before = catalog()
+
+    def fail(files):
+        assert files.names  # some files were written before the failure
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("chatdata.seed.files.AttachmentFiles.fix_renamed_rows", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        postgres.load(SeedPlan(**SMALL), rebuild_indexes=True)
+    assert not any(model.objects.exists() for model in CHAT_MODELS)
+    assert not [path for path in media_root.rglob("*") if path.is_file()]
+    assert catalog() == before
 
 
 def test_it_rejects_bad_options_and_changes_nothing():

@@ -135,7 +135,8 @@ class DemoData:
             first, last = rng.choice(content.FIRST_NAMES[lang]), rng.choice(content.LAST_NAMES[lang])
             name = f"{last}{first}" if lang == "zh" else f"{first} {last}"
             users["names"][pk] = name
-            created = self.start_ms - rng.randrange(DAY_MS, 900 * DAY_MS)
+            # Before any conversation they are in (those start at most 3 days before the year).
+            created = self.start_ms - rng.randrange(4 * DAY_MS, 900 * DAY_MS)
             emit_user((pk, f"u{pk - 1:06d}", name, created, None))
             popularity.append(min(rng.paretovariate(1.5), 50.0))
             if rng.random() < OFFLINE_USER_RATE:
