@@ -40,6 +40,10 @@ class DemoError(Exception):
 
 def main(argv=None):
     args = _parse_args(argv)
+    # Interruptible setup even when started with SIGINT ignored (a background job of a script), and
+    # a SIGTERM or hang-up ends it through the same path, so the embedded Redis is released.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     import django
     from django.core.exceptions import ImproperlyConfigured
