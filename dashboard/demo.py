@@ -71,7 +71,10 @@ def main(argv=None):
 
 
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="./chatsweep demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="./chatsweep demo",
+        description="Set up a local demo, then run the web server and an RQ worker together; Ctrl-C stops both.",
+    )
     parser.add_argument("--port", type=int, help="web server port on 127.0.0.1 (default: $PORT or 8000)")
     sizes = parser.add_argument_group("demo data size, passed to seed_demo on the first start")
     for name in ("users", "conversations", "messages", "seed"):
