@@ -36,6 +36,15 @@ def in_ids(column, ids):
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
+def commit_asynchronously():
+    """Let the current (batch) transaction commit without waiting for its WAL flush. Safe here:
+    the checkpoint commits with the rows, so a batch lost in a database crash is simply redone,
+    and files wait for the flush (chatdata.purge.outbox.wal_flush_barrier)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def batch_cursor():
     if connection.vendor == "postgresql":
         connection.ensure_connection()

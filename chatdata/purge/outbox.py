@@ -1,16 +1,22 @@
 """Removing attachment files from storage, after the rows are gone, without ever losing one.
 
 A batch that deletes attachment rows writes their paths to FileOutbox in the same transaction
-(chatdata.purge.effects.delete_messages). Only after that transaction commits are the files
-removed, and each outbox row is deleted only once its file is gone. So:
+(chatdata.purge.effects.delete_messages). A file is removed only once that transaction is
+committed *and on disk*, and its outbox row is deleted only once the file is gone. So:
 - a crash before the commit rolls back rows and outbox entries together: nothing to remove;
 - a crash after it leaves outbox rows, which `process_file_outbox()` (run at the end of every
-  purge, by `manage.py purge --process-outbox`, or by anyone, any number of times) finishes.
+  purge, by `manage.py purge --process-outbox`, or by anyone, any number of times) finishes;
+- a file is never removed while its row could still come back.
 Removing a file that is already gone is not an error, so doing it twice is harmless.
 
-During a run, a FileRemover thread deletes each batch's files while the next batch works in the
-database (the two wait on different things), and the settled outbox rows are deleted inside the
-following batch's transaction rather than in one more commit of their own.
+"On disk" matters because batch transactions commit asynchronously on PostgreSQL (see
+chatdata.purge.execute): after a database crash the last few batches may be undone, rows and
+outbox entries together. `wal_flush_barrier()` waits until everything committed so far is
+flushed; files wait for it.
+
+During a run, a FileRemover thread removes the files of durable batches while the next batch works
+in the database (the two wait on different things), and the settled outbox rows are deleted inside
+a following batch transaction rather than in one more commit of their own.
 
 Every Attachment row owns its file: Django's storage gives each saved upload a name of its own,
 and seed_demo and import_chat write one file per row. So a path in the outbox, written in the
@@ -21,18 +27,35 @@ attachment table for every path instead would cost a scan per batch (the path is
 import logging
 import queue
 import threading
+import time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from chatdata.models import Attachment, FileOutbox
 
 log = logging.getLogger(__name__)
 CHUNK = 500
+FLUSH_POLL = 0.01
 
 
 def storage():
     return Attachment._meta.get_field("file").storage
+
+
+def wal_flush_barrier():
+    """Return once everything committed so far is flushed to disk (PostgreSQL's WAL writer does
+    it within a few hundred milliseconds of an asynchronous commit). A no-op elsewhere."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return  # inside a transaction nothing of it is committed yet: callers wait for on_commit
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()")
+        (target,) = cursor.fetchone()
+        while True:
+            cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [target])
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(FLUSH_POLL)
 
 
 def sweep_after_commit(request_pk=None):
@@ -43,7 +66,7 @@ def sweep_after_commit(request_pk=None):
 
 def remove_files(entries):
     """Remove each entry's file, then its outbox row; failures stay queued with the error.
-    Returns how many entries were settled."""
+    Returns how many entries were settled. The caller makes sure the entries are durable."""
     files = storage()
     done = []
     for pk, path in entries:
@@ -63,6 +86,7 @@ def remove_files(entries):
 def process_file_outbox(*, request_pk=None):
     """Remove every file still in the outbox (or only one request's); returns how many entries
     were settled. Resumable: it works in chunks and any process may run it at any time."""
+    wal_flush_barrier()
     pending = FileOutbox.objects.order_by("id")
     if request_pk is not None:
         pending = pending.filter(request_id=request_pk)
@@ -79,30 +103,40 @@ def process_file_outbox(*, request_pk=None):
 class FileRemover:
     """Removes committed batches' files in a background thread during a run.
 
-    The thread touches storage only. Its results go back to the database on the run's own
-    connection: `drain()`, called inside the next batch transaction, deletes the settled outbox
-    rows and records failures. Whatever the thread has not finished when the run ends stays in
-    the outbox for `process_file_outbox()`.
+    `hold_after_commit(entries)` keeps a batch's entries once its transaction commits;
+    `release()` waits for the WAL flush and hands everything held to the thread. The thread
+    touches storage only; its results go back to the database on the run's own connection:
+    `drain()`, called inside a batch transaction, deletes the settled outbox rows and records
+    failures. Whatever is unfinished when the run ends stays in the outbox.
     """
 
     def __init__(self):
         self._todo = queue.Queue()
         self._lock = threading.Lock()
+        self._held = []
         self._settled = []
         self._failed = []
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="chatsweep-file-remover", daemon=True)
         self._thread.start()
 
-    def submit_after_commit(self, entries):
+    def hold_after_commit(self, entries):
         if entries:
-            transaction.on_commit(lambda: self._submit(list(entries)))
+            transaction.on_commit(lambda: self._hold(list(entries)))
 
-    def _submit(self, entries):
+    def _hold(self, entries):
         if self._closed:  # the run ended before its transaction committed (tests, nested atomics)
+            wal_flush_barrier()
             remove_files(entries)
         else:
-            self._todo.put(entries)
+            self._held.extend(entries)
+
+    def release(self):
+        """Hand the held entries to the thread once they are durable."""
+        if self._held and not self._closed:
+            wal_flush_barrier()
+            held, self._held = self._held, []
+            self._todo.put(held)
 
     def _work(self):
         files = storage()
@@ -122,7 +156,8 @@ class FileRemover:
         self._todo.task_done()
 
     def wait(self):
-        """Block until every file handed over so far has been dealt with."""
+        """Release what is held and block until the thread has dealt with all of it."""
+        self.release()
         if not self._closed:
             self._todo.join()
 
@@ -137,7 +172,7 @@ class FileRemover:
             FileOutbox.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=error)
 
     def close(self):
-        """Wait for the files handed over so far, then drain."""
+        """Finish the files released so far and drain; held ones stay in the outbox."""
         if not self._closed:
             self._closed = True
             self._todo.put(None)
