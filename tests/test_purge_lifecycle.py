@@ -284,3 +284,41 @@ def test_it_lets_a_compliance_officer_approve_only_erasures(chat, compliance, mo
     with pytest.raises(PurgeRefused, match="moderator"):
         do_approve_purge(request, actor=compliance)
     assert PurgeRequest.objects.get(pk=request.pk).state == "awaiting_approval"
+
+
+def test_it_removes_files_only_once_they_are_released(chat, django_capture_on_commit_callbacks):
+    from chatdata.models import FileOutbox
+    from chatdata.purge.outbox import FileRemover
+
+    entries = [(FileOutbox.objects.create(path=name).pk, name) for name in chat.files]
+    remover = FileRemover()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            remover.hold_after_commit(entries)
+        assert all(default_storage.exists(name) for name in chat.files)  # committed, maybe not on disk yet
+        remover.wait()  # releases after the WAL flush, then waits for the thread
+        assert not any(default_storage.exists(name) for name in chat.files)
+        assert FileOutbox.objects.count() == len(entries)  # rows go with the next batch transaction
+        remover.drain()
+        assert not FileOutbox.objects.exists()
+    finally:
+        remover.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
+def test_it_waits_for_the_wal_flush_of_asynchronous_commits():
+    from django.db import transaction
+
+    from chatdata.models import FileOutbox
+    from chatdata.purge.effects import commit_asynchronously
+    from chatdata.purge.outbox import wal_flush_barrier
+
+    with transaction.atomic():
+        commit_asynchronously()
+        FileOutbox.objects.create(path="attachments/x.png")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()")
+        (committed,) = cursor.fetchone()
+        wal_flush_barrier()
+        cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [committed])
+        assert cursor.fetchone()[0]
