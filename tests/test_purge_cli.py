@@ -125,6 +125,23 @@ def test_it_exits_3_until_a_second_person_approves(chat, compliance, admin_user,
     assert not Message.objects.filter(sender=chat.bob).exists()
 
 
+def test_it_exits_1_when_the_run_fails_and_0_when_resumed(chat, moderator, capsys, monkeypatch):
+    from chatdata.purge import effects
+
+    real = effects.delete_messages
+
+    def broken(ids, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(effects, "delete_messages", broken)
+    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
+    assert (status, out["state"]) == (1, "failed")
+    assert "disk full" in out["error"]
+    monkeypatch.setattr(effects, "delete_messages", real)
+    status, out = purge(capsys, "--resume", str(out["request"]), "--actor", "mona")
+    assert (status, out["state"], out["result"]["messages"]) == (0, "done", 5)
+
+
 def test_it_cancels_and_refuses_to_resume_a_cancelled_request(chat, moderator, capsys, settings):
     settings.PURGE_INLINE_LIMIT = 1
     status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
