@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import approvals, audit, auth, browse, holds
+from dashboard.views import approvals, audit, auth, browse, holds, jobs, purge
 
 browse_patterns = (
     [
@@ -44,6 +44,28 @@ audit_patterns = (
     "audit",
 )
 
+# The deletion workflow (issue 4, part A): choose a scope, preview, confirm; jobs and their progress.
+purge_patterns = (
+    [
+        path("conversations/<int:pk>/purge/", purge.conversation, name="conversation"),
+        path("conversations/<int:pk>/purge/range-preview/", purge.range_preview, name="range_preview"),
+        path("conversations/purge/", purge.conversations, name="conversations"),
+        path("users/<int:pk>/purge/", purge.user, name="user"),
+        path("purge/<int:pk>/", purge.purge_request, name="request"),
+        path("purge/<int:pk>/execute/", purge.execute, name="execute"),
+    ],
+    "purge",
+)
+jobs_patterns = (
+    [
+        path("", jobs.job_list, name="list"),
+        path("<int:pk>/", jobs.job_detail, name="detail"),
+        path("<int:pk>/cancel/", jobs.cancel, name="cancel"),
+        path("<int:pk>/resume/", jobs.resume, name="resume"),
+    ],
+    "jobs",
+)
+
 urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -52,5 +74,7 @@ urlpatterns = [
     path("approvals/", include(approvals_patterns)),
     path("holds/", include(holds_patterns)),
     path("audit/", include(audit_patterns)),
+    path("jobs/", include(jobs_patterns)),
+    path("", include(purge_patterns)),
     path("", include(browse_patterns)),
 ]

@@ -1,0 +1,431 @@
+"""Forms of the deletion workflow: what a moderator picks on a page becomes a PurgeSpec.
+
+Each form checks what a person typed (ids, local date-times, the member, the reason) and builds
+the spec; the engine checks the rest against the data (chatdata.purge.validation) and its
+PurgeInvalid goes back next to the field it names. Date-times are typed in settings.TIME_ZONE
+(a datetime-local input carries no zone) and made aware here; a local time that does not exist or
+is ambiguous (a daylight-saving change) is refused rather than guessed. Which choices a form
+shows comes from dashboard.purge_offers.
+"""
+
+import re
+from datetime import datetime
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from chatdata.models import ChatUser, Conversation, Membership
+from chatdata.purge.scopes import (
+    CONVERSATION,
+    DELETE_CONVERSATION,
+    DELETE_FOR_EVERYONE,
+    HIDE_FOR_USER,
+    MESSAGES,
+    RANGE,
+    USER,
+    ConversationScope,
+    ConversationsScope,
+    MessagesScope,
+    PurgeInvalid,
+    PurgeSpec,
+    RangeScope,
+    UserScope,
+)
+
+# Above this many messages a confirmation must be typed, whatever the effect (the issue's "large").
+CONFIRM_TYPED_ABOVE = 100
+# Up to this many members the member chooser is a <select>; beyond it, a text input for an id.
+MEMBER_CHOICES = 200
+EARLIEST = datetime(1970, 1, 1)
+LATEST = datetime(2999, 12, 31)
+
+
+# --- fields ---------------------------------------------------------------------------------------
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A moment typed in settings.TIME_ZONE (a datetime-local input), made aware."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "60"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"], **kwargs)
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+        except forms.ValidationError as error:
+            if error.code == "ambiguous_timezone":
+                zone = timezone.get_current_timezone_name()
+                raise forms.ValidationError(
+                    f"{value} does not exist or happens twice in {zone} (a daylight-saving change): choose another time.",
+                    code="ambiguous_timezone",
+                ) from None
+            raise forms.ValidationError(
+                f"“{str(value)[:40]}” is not a date and time: enter one as YYYY-MM-DD HH:MM.", code="invalid"
+            ) from None
+        if moment is not None and not EARLIEST <= moment.replace(tzinfo=None) <= LATEST:
+            raise forms.ValidationError(f"Enter a moment between {EARLIEST:%Y} and {LATEST:%Y}.", code="out_of_range")
+        return moment
+
+
+class IdListField(forms.Field):
+    """Database ids posted as a repeated parameter (checkboxes that live elsewhere on the page)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, noun, **kwargs):
+        self.noun = noun
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value):
+        values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
+        ids = []
+        for raw in values:
+            text = str(raw).strip()
+            if not text.isdigit() or not 0 < int(text) < 2**63:
+                raise forms.ValidationError(f"“{text[:20]}” is not a {self.noun} id.", code="invalid")
+            ids.append(int(text))
+        return list(dict.fromkeys(ids))
+
+    def validate(self, value):
+        if not value:
+            raise forms.ValidationError(f"Choose at least one {self.noun}.", code="required")
+        if len(value) > settings.PURGE_MAX_IDS:
+            raise forms.ValidationError(f"At most {settings.PURGE_MAX_IDS} {self.noun}s in one request; {len(value)} were chosen.")
+
+
+# --- forms ----------------------------------------------------------------------------------------
+
+
+class PurgeForm(forms.Form):
+    """Reason and ticket, and the mapping of the engine's complaints back onto fields.
+
+    `live=True` is the as-you-type preview: nothing is requested yet, so no reason is needed."""
+
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required. Goes into the audit log with your name.",
+    )
+    ticket = forms.CharField(label="Ticket", required=False, max_length=100, help_text="Optional reference, e.g. T-1234.")
+    action = ""
+    # Engine field names that a form calls differently.
+    field_names = {}
+
+    def __init__(self, *args, live=False, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        # Several of these forms share a page: element ids must not collide.
+        kwargs.setdefault("auto_id", f"id_{self.action}_%s")
+        super().__init__(*args, **kwargs)
+        self.live = live
+        if live:
+            self.fields["reason"].required = False
+
+    def build_spec(self):
+        raise NotImplementedError
+
+    def spec(self):
+        """The PurgeSpec, or None with the engine's complaint added to the form."""
+        try:
+            return self.build_spec()
+        except PurgeInvalid as exc:
+            self.add_engine_error(exc)
+            return None
+
+    def add_engine_error(self, exc):
+        name = self.field_names.get(exc.field, exc.field)
+        self.add_error(name if name in self.fields and name not in self.errors else None, exc.message)
+
+
+class MemberMixin:
+    """A member chooser: a <select> for small conversations, else a text input for the member's
+    external id (or chat user id)."""
+
+    member_required_for = ()
+
+    def setup_member(self, conversation):
+        self.conversation = conversation
+        # Cached on the conversation: a page shows up to three of these forms.
+        rows = getattr(conversation, "_purge_member_rows", None)
+        if rows is None:
+            rows = conversation._purge_member_rows = list(
+                Membership.objects.filter(conversation=conversation)
+                .select_related("user")
+                .order_by("user__display_name", "user_id")[: MEMBER_CHOICES + 1]
+            )
+        field = self.fields["member"]
+        if len(rows) <= MEMBER_CHOICES:
+            choices = [("", "Choose a member…")] + [(str(m.user_id), f"{m.user.display_name} ({m.user.external_id})") for m in rows]
+            field.widget = forms.Select(choices=choices)
+        else:
+            field.help_text = "The member's external id or chat user id."
+
+    def clean_member(self):
+        value = (self.cleaned_data.get("member") or "").strip()
+        if not value or self.data.get(self.add_prefix(self.effect_field)) not in self.member_required_for:
+            return None
+        match = Q(user__external_id=value) | (Q(user_id=int(value)) if value.isdigit() and int(value) < 2**63 else Q())
+        found = list(
+            Membership.objects.filter(conversation=self.conversation).filter(match).values_list("user_id", "user__external_id")
+        )
+        if not found:
+            raise forms.ValidationError(f"“{value[:40]}” is not a member of this conversation.")
+        # An external id that looks like a number wins over the same number taken as a chat user id.
+        return next((pk for pk, external in found if external == value), found[0][0])
+
+    def member_for(self, effect_value):
+        member = self.cleaned_data.get("member")
+        if effect_value in self.member_required_for and member is None and "member" not in self.errors:
+            self.add_error("member", "Choose the member who will no longer see the messages.")
+        return member
+
+
+def _radio(choices, **kwargs):
+    return forms.ChoiceField(choices=choices, widget=forms.RadioSelect, **kwargs)
+
+
+class SelectionForm(MemberMixin, PurgeForm):
+    """Messages ticked in a conversation's timeline."""
+
+    action = "messages"
+    effect_field = "effect"
+    member_required_for = (HIDE_FOR_USER,)
+
+    ids = IdListField(noun="message")
+    effect = _radio([(DELETE_FOR_EVERYONE, "Delete for everyone"), (HIDE_FOR_USER, "Hide for one member")], label="Effect")
+    member = forms.CharField(label="Member", required=False, max_length=191)
+
+    def __init__(self, *args, conversation, offer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_member(conversation)
+        offered = [(value, label) for value, label in self.fields["effect"].choices
+                   if (offer.delete_messages if value == DELETE_FOR_EVERYONE else offer.hide_messages)]
+        self.fields["effect"].widget.choices = offered
+        self.initial.setdefault("effect", offered[0][0] if offered else "")
+
+    def build_spec(self):
+        data = self.cleaned_data
+        member = self.member_for(data["effect"])
+        if self.errors:
+            return None
+        return PurgeSpec(MessagesScope(tuple(data["ids"]), self.conversation.pk), data["effect"], member=member)
+
+
+class RangeForm(MemberMixin, PurgeForm):
+    """Everything before a moment, or between two, in one conversation."""
+
+    action = "range"
+    effect_field = "effect"
+    member_required_for = (HIDE_FOR_USER,)
+
+    bounds = _radio([("before", "Everything before a moment"), ("between", "Between two moments")], label="Messages", initial="before")
+    start = LocalDateTimeField(label="From")
+    end = LocalDateTimeField(label="Before")
+    effect = _radio([(DELETE_FOR_EVERYONE, "Delete for everyone"), (HIDE_FOR_USER, "Hide for one member")], label="Effect")
+    member = forms.CharField(label="Member", required=False, max_length=191)
+
+    def __init__(self, *args, conversation, offer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_member(conversation)
+        zone = timezone.get_current_timezone_name()
+        self.fields["start"].label = f"From ({zone})"
+        self.fields["start"].help_text = "Included."
+        self.fields["end"].label = f"Before ({zone})"
+        self.fields["end"].help_text = "Not included: messages sent before this moment."
+        offered = [(value, label) for value, label in self.fields["effect"].choices
+                   if (offer.range_delete if value == DELETE_FOR_EVERYONE else offer.range_hide)]
+        self.fields["effect"].widget.choices = offered
+        self.initial.setdefault("effect", offered[0][0] if offered else "")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if "end" not in self.errors and end is None:
+            self.add_error("end", "Give the moment the range ends at.")
+        if data.get("bounds") == "between":
+            if "start" not in self.errors and start is None:
+                self.add_error("start", "Give the moment the range starts at (or choose “Everything before a moment”).")
+            elif start is not None and end is not None and end <= start:
+                self.add_error("end", "The end must be after the start.")
+        else:
+            # "Everything before a moment" has no start: whatever was typed there does not count.
+            self.errors.pop("start", None)
+            data["start"] = None
+        return data
+
+    def add_engine_error(self, exc):
+        if exc.field == "start" and self.cleaned_data.get("bounds") != "between":
+            exc.field = "end"
+        super().add_engine_error(exc)
+
+    def build_spec(self):
+        data = self.cleaned_data
+        member = self.member_for(data["effect"])
+        if self.errors:
+            return None
+        return PurgeSpec(RangeScope(self.conversation.pk, data["start"], data["end"]), data["effect"], member=member)
+
+
+CLEAR_MEMBER, REMOVE_MEMBER, CLEAR_ALL, DELETE_ALL = "clear_member", "remove_member", "clear_all", "delete_all"
+
+
+class ConversationForm(MemberMixin, PurgeForm):
+    """The whole conversation: clear its history or delete it, for one member or for everyone."""
+
+    action = "conversation"
+    effect_field = "what"
+    member_required_for = (CLEAR_MEMBER, REMOVE_MEMBER)
+    field_names = {"effect": "what"}
+
+    what = _radio(
+        [
+            (CLEAR_MEMBER, "Clear the history for one member"),
+            (REMOVE_MEMBER, "Remove the conversation from one member's list"),
+            (CLEAR_ALL, "Delete every message for everyone (the conversation stays)"),
+            (DELETE_ALL, "Delete the conversation for everyone"),
+        ],
+        label="Action",
+    )
+    member = forms.CharField(label="Member", required=False, max_length=191)
+    clear_history = forms.BooleanField(
+        label="Also clear their history", required=False,
+        help_text="With “Remove … from one member's list”: they no longer see the old messages if the conversation comes back.",
+    )
+
+    def __init__(self, *args, conversation, offer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_member(conversation)
+        allowed = {CLEAR_MEMBER: offer.clear_member, REMOVE_MEMBER: offer.remove_member, CLEAR_ALL: offer.clear_all, DELETE_ALL: offer.delete_all}
+        offered = [(value, label) for value, label in self.fields["what"].choices if allowed[value]]
+        self.fields["what"].widget.choices = offered
+        self.initial.setdefault("what", offered[0][0] if offered else "")
+
+    def build_spec(self):
+        data = self.cleaned_data
+        what = data["what"]
+        member = self.member_for(what)
+        if data.get("clear_history") and what != REMOVE_MEMBER:
+            self.add_error("clear_history", "“Also clear their history” goes with removing the conversation for one member.")
+        if self.errors:
+            return None
+        scope = ConversationScope(self.conversation.pk)
+        if what == CLEAR_MEMBER:
+            return PurgeSpec(scope, HIDE_FOR_USER, member=member)
+        if what == REMOVE_MEMBER:
+            return PurgeSpec(scope, DELETE_CONVERSATION, member=member, clear_history=data["clear_history"])
+        return PurgeSpec(scope, DELETE_FOR_EVERYONE if what == CLEAR_ALL else DELETE_CONVERSATION)
+
+
+class BatchForm(PurgeForm):
+    """Several conversations ticked in the conversation list, each handled on its own."""
+
+    action = "conversations"
+    field_names = {"effect": "what"}
+
+    conversations = IdListField(noun="conversation")
+    what = _radio(
+        [(DELETE_ALL, "Delete the conversations for everyone"), (CLEAR_ALL, "Delete all their messages for everyone (keep the conversations)")],
+        label="Action", initial=DELETE_ALL,
+    )
+
+    def build_spec(self):
+        data = self.cleaned_data
+        effect = DELETE_CONVERSATION if data["what"] == DELETE_ALL else DELETE_FOR_EVERYONE
+        return PurgeSpec(ConversationsScope(tuple(data["conversations"])), effect)
+
+
+class UserForm(PurgeForm):
+    """Everything one chat user sent (an erasure), all of it or in a time range."""
+
+    action = "user"
+
+    span = _radio([("all", "Everything they sent"), ("range", "Only what they sent in a time range")], label="Messages", initial="all")
+    start = LocalDateTimeField(label="From")
+    end = LocalDateTimeField(label="Before")
+
+    def __init__(self, *args, chat_user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.chat_user = chat_user
+        zone = timezone.get_current_timezone_name()
+        self.fields["start"].label = f"From ({zone})"
+        self.fields["end"].label = f"Before ({zone})"
+        self.fields["start"].help_text = "Included; leave empty for no lower bound."
+        self.fields["end"].help_text = "Not included; leave empty for no upper bound."
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if data.get("span") == "range":
+            if start is None and end is None and not ({"start", "end"} & set(self.errors)):
+                self.add_error("start", "Give a start, an end or both (or choose “Everything they sent”).")
+            elif start is not None and end is not None and end <= start:
+                self.add_error("end", "The end must be after the start.")
+        else:
+            for name in ("start", "end"):
+                self.errors.pop(name, None)
+            data["start"] = data["end"] = None
+        return data
+
+    def build_spec(self):
+        data = self.cleaned_data
+        return PurgeSpec(UserScope(self.chat_user.pk, data["start"], data["end"]), DELETE_FOR_EVERYONE)
+
+
+# --- confirmation ---------------------------------------------------------------------------------
+
+
+def _digits(text):
+    return re.sub(r"[\s,._'\u00a0\u202f]", "", text)
+
+
+class ConfirmForm(forms.Form):
+    """Confirming a previewed request. Large or irreversible ones ask the moderator to type the
+    conversation's title (its external id when it has none), the user's external id for an
+    erasure, or the number of messages."""
+
+    confirmation = forms.CharField(label="Type to confirm", required=False, max_length=300)
+
+    def __init__(self, *args, purge, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.purge = purge
+        spec = purge.purge_spec
+        preview = purge.preview or {}
+        self.count = preview.get("messages", 0)
+        self.irreversible = spec.destroys
+        self.typed = self.irreversible or not purge.runs_inline or self.count > CONFIRM_TYPED_ABOVE
+        self.name = self._name(spec)
+        if self.typed:
+            field = self.fields["confirmation"]
+            field.widget.attrs.update(autocomplete="off", spellcheck="false")
+            field.help_text = self.prompt
+
+    @staticmethod
+    def _name(spec):
+        if spec.kind == USER:
+            return ChatUser.objects.filter(pk=spec.scope.user).values_list("external_id", flat=True).first()
+        pk = spec.scope.conversation if spec.kind in (MESSAGES, RANGE, CONVERSATION) else None
+        row = Conversation.objects.filter(pk=pk).values("title", "external_id").first() if pk else None
+        return (row["title"].strip() or row["external_id"]) if row else None
+
+    @property
+    def prompt(self):
+        count = f"{self.count:,}"
+        if self.name:
+            return f"Type “{self.name}” or the number of messages, {count}, to confirm."
+        return f"Type the number of messages, {count}, to confirm."
+
+    def clean_confirmation(self):
+        typed = (self.cleaned_data.get("confirmation") or "").strip()
+        if not self.typed:
+            return typed
+        if not typed:
+            raise forms.ValidationError("Type the confirmation to go ahead.")
+        if self.name and typed.casefold() == self.name.casefold():
+            return typed
+        if _digits(typed).isdigit() and int(_digits(typed)) == self.count:
+            return typed
+        raise forms.ValidationError(f"“{typed[:60]}” does not match.")

@@ -1,0 +1,145 @@
+"""Purge requests as jobs: the list, and one job's page with live progress, cancel and resume.
+
+The job page's live region is re-fetched by htmx every second while the request can still move
+on by itself (approved, queued, running) and every ten seconds while it waits for an approver;
+the render of a request in any other state carries no trigger, so polling stops by itself when
+the job ends. Without JavaScript the page is the same, refreshed by hand.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from chatdata.models import AuditEntry, PurgeItem, PurgeRequest
+from chatdata.permissions import can_manage
+from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge
+from chatdata.purge.scopes import CONVERSATIONS
+from dashboard.purge_panel import cancellable, count_rows, progress_figures, resumable
+from dashboard.views.purge import back_link, client_ip, staff_only
+
+State = PurgeRequest.State
+PAGE = 50
+ITEMS_PAGE = 100
+AUDIT_SHOWN = 100
+POLL_FAST = frozenset({State.APPROVED, State.QUEUED, State.RUNNING})
+
+
+class JobFilterForm(forms.Form):
+    state = forms.ChoiceField(label="State", required=False, choices=[("", "All states"), *State.choices])
+    after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+
+
+@require_GET
+def job_list(request):
+    staff_only(request)
+    form = JobFilterForm(request.GET, label_suffix="")
+    jobs, next_after = None, None
+    if form.is_valid():
+        qs = PurgeRequest.objects.select_related("requested_by").order_by("-id")
+        if form.cleaned_data["state"]:
+            qs = qs.filter(state=form.cleaned_data["state"])
+        if form.cleaned_data["after"]:
+            qs = qs.filter(id__lt=form.cleaned_data["after"])
+        # Keyset by id through purgerequest_state_idx (state, id) or the primary key.
+        jobs = list(qs[: PAGE + 1])
+        if len(jobs) > PAGE:
+            jobs = jobs[:PAGE]
+            next_after = jobs[-1].pk
+    return render(request, "jobs/list.html", {"section": "jobs", "form": form, "jobs": jobs, "next_after": next_after})
+
+
+def detail_context(request, purge):
+    spec = purge.purge_spec
+    may_manage = can_manage(request.user, purge)
+    items, items_next = [], None
+    if spec.kind == CONVERSATIONS:
+        position = request.GET.get("items_after", "")
+        start = int(position) if position.isdigit() and int(position) < 2**31 else -1
+        items = list(purge.items.filter(position__gt=start).order_by("position")[: ITEMS_PAGE + 1])
+        if len(items) > ITEMS_PAGE:
+            items = items[:ITEMS_PAGE]
+            items_next = items[-1].position
+    poll = None
+    if purge.state in POLL_FAST:
+        poll = "every 1s"
+    elif purge.state == State.AWAITING_APPROVAL:
+        poll = "every 10s"
+    return {
+        "section": "jobs",
+        "purge": purge,
+        "spec": spec,
+        "figures": progress_figures(purge),
+        "rows": count_rows(spec, purge.preview, purge.result),
+        "final": purge.is_final,
+        "items": items,
+        "items_next": items_next,
+        "item_totals": _item_totals(purge) if spec.kind == CONVERSATIONS else None,
+        "audit": list(AuditEntry.objects.filter(purge_request_id=purge.pk).order_by("id")[:AUDIT_SHOWN]),
+        "may_cancel": may_manage and cancellable(purge),
+        "may_resume": may_manage and resumable(purge),
+        "may_confirm": purge.state == State.PREVIEWED and purge.requested_by_id == request.user.pk,
+        "poll": poll,
+        "back": back_link(purge),
+    }
+
+
+def _item_totals(purge):
+    counts = dict(purge.items.order_by().values_list("status").annotate(n=Count("id")))
+    return [(label, counts.get(value, 0), value) for value, label in PurgeItem.Status.choices if counts.get(value)]
+
+
+@require_GET
+def job_detail(request, pk):
+    staff_only(request)
+    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by"), pk=pk)
+    context = detail_context(request, purge)
+    if request.htmx:
+        return render(request, "jobs/detail.html#live", context)
+    return render(request, "jobs/detail.html", context)
+
+
+def _act(request, pk, action, verb):
+    staff_only(request)
+    purge = get_object_or_404(PurgeRequest, pk=pk)
+    if not can_manage(request.user, purge):
+        raise PermissionDenied("Only the requester or someone who may approve this request can cancel or resume it.")
+    try:
+        return action(purge, actor=request.user, ip=client_ip(request))
+    except PurgeRefused as exc:
+        if exc.code == PurgeRefused.NOT_PERMITTED:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, f"Could not {verb} purge #{purge.pk}: {exc.message}")
+        return None
+
+
+@require_POST
+def cancel(request, pk):
+    previewed = PurgeRequest.objects.filter(pk=pk, state=State.PREVIEWED).exists()
+    purge = _act(request, pk, do_cancel_purge, "cancel")
+    if purge is not None:
+        if purge.state == State.CANCELLED and previewed:
+            messages.success(request, f"Preview #{purge.pk} discarded: nothing was changed.")
+            back = back_link(purge)
+            if back:
+                return redirect(back[0])
+        elif purge.state == State.CANCELLED:
+            messages.success(request, f"Purge #{purge.pk} cancelled.")
+        else:
+            messages.success(request, f"Purge #{purge.pk} stops at the end of its current batch.")
+    return redirect("jobs:detail", pk)
+
+
+@require_POST
+def resume(request, pk):
+    purge = _act(request, pk, do_resume_purge, "resume")
+    if purge is not None:
+        if purge.state == State.DONE:
+            messages.success(request, f"Purge #{purge.pk} resumed and finished.")
+        elif purge.state == State.FAILED:
+            messages.error(request, f"Purge #{purge.pk} failed again: {purge.error}")
+        else:
+            messages.success(request, f"Purge #{purge.pk} resumed from its last checkpoint.")
+    return redirect("jobs:detail", pk)

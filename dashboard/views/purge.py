@@ -1,0 +1,292 @@
+"""The deletion workflow's pages: choose a scope, preview it, confirm it.
+
+A form on a browse page (or on its own page here, where errors are shown next to their fields)
+posts a scope; a valid one becomes a `previewed` PurgeRequest through do_preview_purge, and the
+browser goes to that request's preview page. The page shows what exactly this request will do
+(counts frozen with its high-water mark) and asks for confirmation; confirming executes the same
+request (do_execute_purge), so nothing can be run that was not previewed. The time-range form also
+previews live as its bounds change (htmx); those previews are read-only (compute_preview) and
+leave nothing behind until the moderator submits.
+
+Permissions: a view answers 403 when the person's role can request nothing of its kind, or when
+they ask for an action their role never has (chatdata.permissions); refusals that depend on the
+particular scope (support's cap on selected messages, a legal hold) come back next to the form.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
+from chatdata.permissions import can_view_purges, request_refusal
+from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge
+from chatdata.purge.preview import compute_preview
+from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
+from chatdata.purge.validation import check_spec
+from dashboard.purge_forms import (
+    BatchForm,
+    ConfirmForm,
+    ConversationForm,
+    RangeForm,
+    SelectionForm,
+    UserForm,
+)
+from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
+from dashboard.purge_panel import affected_days, approval_note, count_rows, histogram
+
+State = PurgeRequest.State
+CONVERSATION_FORMS = {form.action: form for form in (SelectionForm, RangeForm, ConversationForm)}
+SHOWN_SELECTION = 200  # selected messages listed again on the form page after an error
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def staff_only(request):
+    if not can_view_purges(request.user):
+        raise PermissionDenied("Your account has no chatsweep role.")
+
+
+def _preview(request, form):
+    """do_preview_purge for a valid form, or None with the reason on the form."""
+    if not form.is_valid():
+        return None
+    spec = form.spec()
+    if spec is None:
+        return None
+    field = getattr(form, "effect_field", None)
+    offered = {value for value, _ in form.fields[field].widget.choices} if field else None
+    if offered is not None and form.cleaned_data[field] not in offered:
+        # An action the page does not offer this person: 403 if their role never has it.
+        refusal = request_refusal(request.user, spec)
+        if refusal:
+            raise PermissionDenied(refusal)
+    try:
+        return do_preview_purge(
+            spec, actor=request.user, reason=form.cleaned_data["reason"], ticket=form.cleaned_data["ticket"],
+            ip=client_ip(request),
+        )
+    except PurgeInvalid as exc:
+        form.add_engine_error(exc)
+    except PurgeRefused as exc:
+        form.add_error(None, exc.message)
+    return None
+
+
+def _to_preview(purge):
+    return redirect("purge:request", purge.pk)
+
+
+def conversation_forms(conversation, offer, *, bound=None):
+    """The forms the person is offered, unbound, except `bound` (the one they posted)."""
+    offered = {"messages": offer.selection, "range": offer.range, "conversation": offer.whole}
+    forms = {
+        action: cls(conversation=conversation, offer=offer) if offered[action] else None
+        for action, cls in CONVERSATION_FORMS.items()
+    }
+    if bound is not None:
+        forms[bound.action] = bound
+    return forms
+
+
+def posted_ids(values):
+    """The well-formed ids among raw values (to show a selection again; the form judges it)."""
+    return [int(v) for v in values if v.isdigit() and int(v) < 2**63][:SHOWN_SELECTION]
+
+
+def selected_messages(form):
+    """The ticked messages again (after an error), so the moderator sees what they chose."""
+    ids = posted_ids(form.data.getlist("ids")) if form.is_bound else []
+    rows = Message.objects.filter(conversation=form.conversation, id__in=ids).select_related("sender")
+    return list(rows.order_by("-sent_at", "-id"))
+
+
+@require_http_methods(["GET", "POST"])
+def conversation(request, pk):
+    chat = get_object_or_404(Conversation, pk=pk)
+    offer = ConversationOffer.build(request.user, chat)
+    if not offer.anything:
+        raise PermissionDenied("Your role cannot request deletions in conversations.")
+    bound = None
+    if request.method == "POST":
+        cls = CONVERSATION_FORMS.get(request.POST.get("action"))
+        if cls is None:
+            return HttpResponseBadRequest("Unknown action.")
+        bound = cls(request.POST, conversation=chat, offer=offer)
+        purge = _preview(request, bound)
+        if purge is not None:
+            return _to_preview(purge)
+    forms = conversation_forms(chat, offer, bound=bound)
+    return render(request, "purge/conversation.html", {
+        "section": "conversations",
+        "conversation": chat,
+        "offer": offer,
+        "forms": forms,
+        "open": bound.action if bound is not None else "",
+        "open_all": bound is None,  # this page is the forms: nothing folded away until one is posted
+        "selected": selected_messages(forms["messages"]) if forms["messages"] else [],
+    })
+
+
+def live_preview(request, spec):
+    """Counts, samples and histogram of a spec, computed now and stored nowhere."""
+    context = {"spec": spec}
+    try:
+        preview, _ = compute_preview(spec, resolved=check_spec(spec))
+    except PurgeInvalid as exc:
+        context["problem"] = exc.message
+        return context
+    context.update(
+        preview=preview,
+        rows=count_rows(spec, preview),
+        histogram=histogram(affected_days(spec, preview, hwm=preview["high_water_mark"])),
+        approval=approval_note(spec, preview),
+        refusal=request_refusal(request.user, spec),
+    )
+    return context
+
+
+@require_GET
+def range_preview(request, pk):
+    """The range form's live preview: a panel for htmx, the form page with it without JS."""
+    chat = get_object_or_404(Conversation, pk=pk)
+    offer = ConversationOffer.build(request.user, chat)
+    if not offer.range:
+        raise PermissionDenied("Your role cannot request deletions by time range.")
+    form = RangeForm(request.GET, conversation=chat, offer=offer, live=True)
+    panel = {}
+    if form.is_valid():
+        spec = form.spec()
+        if spec is not None:
+            panel = live_preview(request, spec)
+    panel["form"] = form
+    if request.htmx:
+        return render(request, "purge/live_panel.html", panel)
+    return render(request, "purge/conversation.html", {
+        "section": "conversations",
+        "conversation": chat,
+        "offer": offer,
+        "forms": conversation_forms(chat, offer, bound=form),
+        "open": "range",
+        "panel": panel,
+        "selected": [],
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def conversations(request):
+    """Several conversations from the list, deleted each on its own (one PurgeItem each)."""
+    if not may_batch_delete(request.user):
+        raise PermissionDenied("Only moderators and admins delete conversations in batches.")
+    form = BatchForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        purge = _preview(request, form)
+        if purge is not None:
+            return _to_preview(purge)
+        ids = posted_ids(request.POST.getlist("conversations"))
+    else:
+        ids = posted_ids(request.GET.getlist("conversations"))
+    chosen = list(Conversation.objects.filter(pk__in=ids).order_by("-last_message_at", "-id"))
+    return render(request, "purge/conversations.html", {"section": "conversations", "form": form, "chosen": chosen})
+
+
+@require_http_methods(["GET", "POST"])
+def user(request, pk):
+    """Everything a chat user sent (an erasure): compliance officers and admins."""
+    chat_user = get_object_or_404(ChatUser, pk=pk)
+    if not may_erase(request.user):
+        raise PermissionDenied("Only compliance officers and admins may purge a user's data.")
+    form = UserForm(request.POST if request.method == "POST" else None, chat_user=chat_user)
+    if request.method == "POST":
+        purge = _preview(request, form)
+        if purge is not None:
+            return _to_preview(purge)
+    return render(request, "purge/user.html", {"section": "users", "chat_user": chat_user, "form": form})
+
+
+# --- the preview page and confirmation -------------------------------------------------------------
+
+
+def back_link(purge):
+    """Where the request came from: (url, label), or None when that is gone."""
+    scope = purge.spec.get("scope", {})
+    kind = scope.get("kind")
+    if kind in (MESSAGES, RANGE, CONVERSATION) and scope.get("conversation"):
+        chat = Conversation.objects.filter(pk=scope["conversation"]).first()
+        if chat is not None:
+            return reverse("browse:conversation", args=[chat.pk]), str(chat)
+    if kind == USER:
+        chat_user = ChatUser.objects.filter(pk=scope.get("user")).first()
+        if chat_user is not None:
+            return reverse("browse:user", args=[chat_user.pk]), chat_user.display_name or chat_user.external_id
+    if kind == CONVERSATIONS:
+        return reverse("browse:conversations"), "Conversations"
+    return None
+
+
+def request_context(request, purge, form):
+    spec = purge.purge_spec
+    preview = purge.preview or {}
+    # The picture is of rows still in the store: once a run has started, they are going or gone.
+    days = affected_days(spec, preview, hwm=purge.high_water_mark) if purge.result is None else None
+    return {
+        "section": "jobs",
+        "purge": purge,
+        "spec": spec,
+        "preview": preview,
+        "rows": count_rows(spec, preview),
+        "histogram": histogram(days) if days else None,
+        "approval": approval_note(spec, preview),
+        "items": list(purge.items.all()[:SHOWN_SELECTION]) if spec.kind == CONVERSATIONS else [],
+        "form": form,
+        "may_execute": purge.state == State.PREVIEWED and purge.requested_by_id == request.user.pk,
+        "back": back_link(purge),
+    }
+
+
+@require_GET
+def purge_request(request, pk):
+    staff_only(request)
+    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by"), pk=pk)
+    return render(request, "purge/request.html", request_context(request, purge, ConfirmForm(purge=purge)))
+
+
+OUTCOMES = {
+    State.DONE: (messages.SUCCESS, "Done: {n} of {total} messages handled."),
+    State.QUEUED: (messages.INFO, "Running in the background: follow its progress here."),
+    State.RUNNING: (messages.INFO, "Running: follow its progress here."),
+    State.AWAITING_APPROVAL: (messages.WARNING, "Submitted for approval: it runs once another staff member with the right role approves it."),
+    State.FAILED: (messages.ERROR, "The run failed: {error}"),
+}
+
+
+@require_POST
+def execute(request, pk):
+    staff_only(request)
+    purge = get_object_or_404(PurgeRequest, pk=pk)
+    if purge.requested_by_id != request.user.pk:
+        raise PermissionDenied("Only the staff member who previewed a request can confirm it.")
+    if refusal := request_refusal(request.user, purge.purge_spec):
+        raise PermissionDenied(refusal)
+    if purge.state != State.PREVIEWED:
+        messages.error(request, f"This request is {purge.get_state_display().lower()}; only a previewed request can be confirmed.")
+        return redirect("jobs:detail", purge.pk)
+    form = ConfirmForm(request.POST, purge=purge)
+    if not form.is_valid():
+        return render(request, "purge/request.html", request_context(request, purge, form))
+    try:
+        purge = do_execute_purge(purge, actor=request.user, ip=client_ip(request))
+    except PurgeRefused as exc:
+        if exc.code == PurgeRefused.NOT_PERMITTED:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+        return redirect("jobs:detail", purge.pk)
+    level, text = OUTCOMES.get(purge.state, (messages.INFO, "The request is {state}."))
+    messages.add_message(request, level, text.format(
+        n=f"{purge.processed_messages:,}", total=f"{purge.total_messages:,}", error=purge.error, state=purge.state,
+    ))
+    return redirect("jobs:detail", purge.pk)
