@@ -41,6 +41,15 @@ def refuse(message):
     sys.exit(2)
 
 
+def cpu_pressure():
+    """Share of the last minute in which runnable tasks waited for a CPU (Linux PSI), or None."""
+    try:
+        with open("/proc/pressure/cpu") as file:
+            return float(re.search(r"avg60=([\d.]+)", file.readline()).group(1))
+    except (OSError, AttributeError):
+        return None
+
+
 def setup_django():
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         refuse("needs DATABASE_URL pointing at a PostgreSQL database (SQLite is not what this measures).")
@@ -244,7 +253,8 @@ def main():
     from django.db import connection
 
     report = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "limit_ms": LIMIT_MS,
-              "database": connection.settings_dict["NAME"], "cpus": os.cpu_count(), "load_average": os.getloadavg()}
+              "database": connection.settings_dict["NAME"], "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+              "cpu_pressure_start": cpu_pressure()}
     if not args.no_load:
         report["plan"] = {k: getattr(args, k) for k in ("messages", "users", "conversations", "seed")}
         report["load"] = load_data(args)
@@ -258,6 +268,7 @@ def main():
     print(f"hugest conversation: #{s['conversation'].pk} ({s['conversation'].kind}, {s['conversation_messages']:,} messages); "
           f"most active sender: #{s['sender'].pk} ({s['sender_messages']:,} messages)")
     report["pages"] = measure(staff_client(), s, args.repeat)
+    report["cpu_pressure_end"] = cpu_pressure()
     lines = [line(row) for row in report["pages"]]
     slow = [row for row in report["pages"] if row.get("median_ms", 0) > LIMIT_MS]
     missing = [row for row in report["pages"] if row.get("missing") or row.get("status", 200) != 200]
@@ -274,11 +285,14 @@ def main():
     stem = RESULTS / f"browse-{datetime.now():%Y%m%d-%H%M%S}"
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False) + "\n")
     header = [f"bench/browse {report['started']}: {args.messages:,} messages" if not args.no_load else f"bench/browse {report['started']} (--no-load)",
-              f"machine: {report['cpus']} cores, load average {report['load_average'][0]:.2f} at the start (shared: rerun when noisy)"]
+              f"machine: {report['cpus']} cores, load average {report['load_average'][0]:.2f} at the start; CPU pressure "
+              f"(share of the last minute with tasks waiting for a CPU) {report['cpu_pressure_start']}% at the start, "
+              f"{report['cpu_pressure_end']}% at the end: the machine is shared, rerun when these are high"]
     if "load" in report:
         load = report["load"]
         header.append(f"load: {load['seconds']:.1f} s ({load['phases']}); {load['with_reset_seconds']:.1f} s with --reset")
     stem.with_suffix(".txt").write_text("\n".join(header + lines) + "\n")
+    print(header[1])
     print(f"saved {stem.with_suffix('.json').relative_to(ROOT)} and .txt")
     return 1 if slow or missing else 0
 

@@ -6,6 +6,7 @@ way chat messages look. "meeting" is deliberately common in the English pool: th
 searches for it.
 """
 
+import functools
 import struct
 import zlib
 
@@ -107,6 +108,12 @@ SYSTEM_NOTICES = [
 FILE_STEMS = ["notes", "invoice", "agenda", "report", "会议纪要", "Protokoll", "minutes", "receipt"]
 
 
+# Few enough combinations that each image is encoded once (png_bytes is cached).
+PNG_SIDES = (12, 16, 24, 32, 48)
+PNG_COLOURS = ((220, 60, 60), (60, 140, 220), (60, 180, 90), (240, 180, 40), (150, 80, 200), (40, 40, 40), (250, 120, 170))
+
+
+@functools.cache
 def png_bytes(width, height, rgb):
     """A real, valid PNG: a vertical gradient from `rgb` to white."""
     r, g, b = rgb

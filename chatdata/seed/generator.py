@@ -328,8 +328,8 @@ class DemoData:
                     days[day] = f"attachments/{d.year}/{d.month:02d}/{d.day:02d}/"
                 caption = self._body(conv.lang, rng) if random_() < 0.5 else ""
                 if random_() < 0.7:
-                    width, height = 8 + randrange(40), 8 + randrange(40)
-                    data = content.png_bytes(width, height, (randrange(256), randrange(256), randrange(256)))
+                    width, height = choice(content.PNG_SIDES), choice(content.PNG_SIDES)
+                    data = content.png_bytes(width, height, choice(content.PNG_COLOURS))
                     name, content_type, mkind = f"{days[day]}{external_id}.png", "image/png", "image"
                     payload = f'{{"width": {width}, "height": {height}}}'
                 else:
