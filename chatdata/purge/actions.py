@@ -155,7 +155,7 @@ def _check_holds(request):
     return hold_refusal_message(spec, met) if met else None
 
 
-def _start(request, *, actor, ip):
+def _start(request):
     """Approved or not needing approval: run inline or enqueue. Caller holds the row lock."""
     now = timezone.now()
     request.attempt += 1
@@ -202,7 +202,7 @@ def do_execute_purge(request, *, actor, ip=None):
                 request.save(update_fields=["state", "executed_by"])
                 _audit("purge.submit", request, actor=actor, ip=ip)
                 return request
-            _start(request, actor=actor, ip=ip)
+            _start(request)
             _audit("purge.start", request, actor=actor, ip=ip)
     if refusal:
         _refuse(*refusal, actor=actor, request=request, ip=ip)
@@ -226,7 +226,7 @@ def do_approve_purge(request, *, actor, ip=None):
             request.approved_at = timezone.now()
             request.save(update_fields=["state", "approved_by", "approved_at"])
             _audit("purge.approve", request, actor=actor, ip=ip)
-            _start(request, actor=actor, ip=ip)
+            _start(request)
             _audit("purge.start", request, actor=actor, ip=ip)
     if refusal:
         _refuse(*refusal, actor=actor, request=request, ip=ip)
@@ -296,7 +296,7 @@ def do_resume_purge(request, *, actor, ip=None):
             refusal = (message, PurgeRefused.HOLD)
         else:
             _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
-            _start(request, actor=actor, ip=ip)
+            _start(request)
     if refusal:
         _refuse(*refusal, actor=actor, request=request, ip=ip)
     return _run_inline_if_due(request)

@@ -102,7 +102,7 @@ def run_purge(request_id, attempt, *, max_steps=None):
                 return
     finally:
         try:
-            remover.release()
+            remover.release(wait=True)
             remover.close()
             if not may_end:  # stopped early: still clear what the committed batches left behind
                 sweep_after_commit(request_pk=request_id)

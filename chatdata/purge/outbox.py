@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from chatdata.models import Attachment, FileOutbox
+from chatdata.purge.effects import batch_cursor, in_ids
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -43,19 +44,41 @@ def storage():
     return Attachment._meta.get_field("file").storage
 
 
-def wal_flush_barrier():
-    """Return once everything committed so far is flushed to disk (PostgreSQL's WAL writer does
-    it within a few hundred milliseconds of an asynchronous commit). A no-op elsewhere."""
+def _lsn(cursor, function):
+    cursor.execute(f"SELECT {function}()")
+    return cursor.fetchone()[0]
+
+
+def _flushed(cursor, target):
+    cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [target])
+    return cursor.fetchone()[0]
+
+
+def wal_position():
+    """The WAL position every transaction committed so far lies below, or None where there is
+    nothing to wait for (not PostgreSQL; inside a transaction, whose work is not committed)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return  # inside a transaction nothing of it is committed yet: callers wait for on_commit
+        return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_insert_lsn()")
-        (target,) = cursor.fetchone()
-        while True:
-            cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [target])
-            if cursor.fetchone()[0]:
-                return
+        return _lsn(cursor, "pg_current_wal_insert_lsn")
+
+
+def wal_flushed(target, *, wait=False):
+    """True once the WAL is flushed to disk up to `target` (PostgreSQL's WAL writer does it
+    within a few hundred milliseconds of an asynchronous commit); with wait=True, wait for it."""
+    if target is None:
+        return True
+    with connection.cursor() as cursor:
+        while not _flushed(cursor, target):
+            if not wait:
+                return False
             time.sleep(FLUSH_POLL)
+    return True
+
+
+def wal_flush_barrier():
+    """Return once everything committed so far is flushed to disk."""
+    wal_flushed(wal_position(), wait=True)
 
 
 def sweep_after_commit(request_pk=None):
@@ -104,7 +127,8 @@ class FileRemover:
     """Removes committed batches' files in a background thread during a run.
 
     `hold_after_commit(entries)` keeps a batch's entries once its transaction commits;
-    `release()` waits for the WAL flush and hands everything held to the thread. The thread
+    `release()` hands those whose commit is flushed to disk to the thread, without waiting for
+    the others (the run calls it about once a second); `wait()` waits for all of them. The thread
     touches storage only; its results go back to the database on the run's own connection:
     `drain()`, called inside a batch transaction, deletes the settled outbox rows and records
     failures. Whatever is unfinished when the run ends stays in the outbox.
@@ -113,7 +137,8 @@ class FileRemover:
     def __init__(self):
         self._todo = queue.Queue()
         self._lock = threading.Lock()
-        self._held = []
+        self._held = []  # entries of committed batches, WAL position not yet taken
+        self._flushing = []  # (WAL position, entries) waiting for the flush
         self._settled = []
         self._failed = []
         self._closed = False
@@ -131,12 +156,16 @@ class FileRemover:
         else:
             self._held.extend(entries)
 
-    def release(self):
-        """Hand the held entries to the thread once they are durable."""
-        if self._held and not self._closed:
-            wal_flush_barrier()
-            held, self._held = self._held, []
-            self._todo.put(held)
+    def release(self, *, wait=False):
+        """Hand the entries whose batches are on disk to the thread. Without `wait` it only
+        looks (two tiny queries): entries not yet flushed are looked at again next time."""
+        if self._closed:
+            return
+        if self._held:
+            self._flushing.append((wal_position(), self._held))
+            self._held = []
+        while self._flushing and wal_flushed(self._flushing[0][0], wait=wait):
+            self._todo.put(self._flushing.pop(0)[1])
 
     def _work(self):
         files = storage()
@@ -156,8 +185,8 @@ class FileRemover:
         self._todo.task_done()
 
     def wait(self):
-        """Release what is held and block until the thread has dealt with all of it."""
-        self.release()
+        """Release everything held, once flushed, and block until the thread has dealt with it."""
+        self.release(wait=True)
         if not self._closed:
             self._todo.join()
 
@@ -167,7 +196,9 @@ class FileRemover:
             settled, self._settled = self._settled, []
             failed, self._failed = self._failed, []
         if settled:
-            FileOutbox.objects.filter(id__in=settled)._raw_delete(FileOutbox.objects.db)
+            match, params = in_ids("id", settled)
+            with batch_cursor() as cursor:
+                cursor.execute(f"DELETE FROM {FileOutbox._meta.db_table} WHERE " + match, params)
         for pk, error in failed:
             FileOutbox.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=error)
 
