@@ -28,11 +28,25 @@ CHILD_TABLES = (
 )
 
 
+# A batch whose ids span at most this many times their number is "dense" (see in_ids).
+DENSE = 4
+
+
 def in_ids(column, ids):
-    """`column` matching any of `ids`, as (sql, params) for the current database."""
+    """`column` matching any of `ids`, as (sql, params) for the current database.
+
+    On PostgreSQL a batch taken by keyset from a big conversation is a nearly contiguous run of
+    ids. `= ANY(array)` descends the index once per id; for such a run one range scan with a
+    hashed filter (`+ 0` keeps the array out of the index condition) reads a quarter of the
+    buffers (EXPLAIN BUFFERS on a 2,000-id batch: 4.7k against 17k). Scattered ids (a user's
+    messages all over the table) keep the descents: their range would span far more rows."""
     if connection.vendor == "postgresql":
         # An array literal built once: psycopg's list dumper is pure Python (3 ms per 2,000 ids).
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+        array = "{" + ",".join(map(str, ids)) + "}"
+        low, high = min(ids), max(ids)
+        if high - low < DENSE * len(ids):
+            return f"{column} BETWEEN %s AND %s AND {column} + 0 = ANY(%s::bigint[])", [low, high, array]
+        return f"{column} = ANY(%s::bigint[])", [array]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
