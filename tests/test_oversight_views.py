@@ -275,6 +275,7 @@ def test_it_rejects_a_damaged_holds_page_link(client, compliance):
     response = client.get(reverse("holds:list") + "?after=abc&state=nonsense")
     assert response.status_code == 400
     assert "This page link is out of date or damaged." in response.content.decode()
+    assert "Select a valid choice. nonsense is not one of the available choices." in response.content.decode()
 
 
 # --- audit log -------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from dashboard.views.oversight import can_view_approvals, client_ip, guarded, jo
 
 State = PurgeRequest.State
 RECENT = 10
+# The oldest first, as a queue; a backlog beyond this is counted, not rendered.
+SHOWN = 50
 EFFECTS = {
     "hide_for_user": "Hide for one member",
     "delete_for_everyone": "Delete for everyone",
@@ -64,7 +66,8 @@ def _pending():
 @require_GET
 @approvers_only
 def queue(request):
-    waiting = _decorate(list(_pending()), request.user)
+    pending = _pending()
+    waiting = _decorate(list(pending[:SHOWN]), request.user)
     decided = (
         PurgeRequest.objects.filter(Q(approved_at__isnull=False) | Q(rejected_at__isnull=False))
         .select_related("requested_by", "approved_by", "rejected_by")
@@ -73,6 +76,7 @@ def queue(request):
     return render(request, "approvals/queue.html", {
         "section": "approvals",
         "waiting": waiting,
+        "waiting_total": len(waiting) if len(waiting) < SHOWN else pending.count(),
         "decided": _decorate(list(decided), request.user),
     })
 

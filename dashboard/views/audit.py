@@ -86,6 +86,8 @@ def _log_page(request, form, status=200):
         page = page[:PAGE]
         for entry in page:
             entry.label = ALL_ACTIONS.get(entry.action, "")
+            counts = entry.counts if isinstance(entry.counts, dict) else {}
+            entry.count_items = [(key.replace("_", " "), value) for key, value in counts.items() if value]
             entry.job_url = job_url(entry.purge_request_id)
     filtered = form.is_bound and any(form.data.get(name) for name in form.fields if name != "after")
     return render(request, "audit/log.html", {
@@ -113,6 +115,8 @@ def verify(request):
     return render(request, "audit/verify.html", {
         "section": "audit",
         "report": report,
+        # The head of the chain: noting its hash down lets anyone check later that nothing before it changed.
+        "head": AuditEntry.objects.order_by("-id").only("id", "hash", "created_at").first() if report.ok else None,
         "seconds": time.monotonic() - began,
         "checked_at": timezone.now(),
     })
