@@ -36,14 +36,11 @@ from dashboard.purge_forms import (
 )
 from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.purge_panel import affected_days, approval_note, count_rows, histogram
+from dashboard.views.oversight import client_ip
 
 State = PurgeRequest.State
 CONVERSATION_FORMS = {form.action: form for form in (SelectionForm, RangeForm, ConversationForm)}
 SHOWN_SELECTION = 200  # selected messages listed again on the form page after an error
-
-
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def staff_only(request):
