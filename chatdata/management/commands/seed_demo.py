@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if has_chat_data():
             if not options["reset"]:
                 counts = chat_row_counts()
-                held = ", ".join(f"{counts[model]:,} {label}" for model, label in LABELS.items() if counts[model])
+                held = ", ".join(f"{n:,} {LABELS.get(model, model._meta.verbose_name_plural)}" for model, n in counts.items() if n)
                 raise CommandError(
                     f"The database already holds chat data ({held}). Nothing was changed. "
                     "Run with --reset to replace it (deletes all chat data and its attachment files)."
