@@ -239,10 +239,13 @@ def test_it_keeps_a_file_it_could_not_remove_in_the_outbox_until_it_is(chat, mod
 def test_it_leaves_rows_and_files_alone_when_a_batch_rolls_back(chat, moderator, monkeypatch, django_capture_on_commit_callbacks):
     from chatdata.models import Attachment, FileOutbox
 
-    def broken(conversation_pks):
+    real = effects.delete_messages
+
+    def broken(ids, **kwargs):
+        real(ids, **kwargs)  # the rows and outbox entries are written, then the batch fails
         raise RuntimeError("lost the connection")
 
-    monkeypatch.setattr(effects, "refresh_last_message_at", broken)
+    monkeypatch.setattr(effects, "delete_messages", broken)
     with django_capture_on_commit_callbacks(execute=True):
         request = do_execute_purge(do_preview_purge(whole_group(chat), actor=moderator, reason="x"), actor=moderator)
     assert request.state == "failed" and request.result["messages"] == 0

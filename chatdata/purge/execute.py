@@ -225,7 +225,7 @@ class _UnitRun:
             return self._next_unit()
         rows, cursor, exhausted = self._next_batch()
         if rows:
-            self._apply(rows, mode)
+            self._apply(rows, mode, cursor)
         self.request.cursor = cursor
         if exhausted:
             self._finish_batched(mode)
@@ -235,7 +235,7 @@ class _UnitRun:
     def _next_batch(self):
         size = settings.PURGE_BATCH_SIZE
         hwm = self.request.high_water_mark
-        fields = ("id", "conversation_id", "external_id")
+        fields = ("id", "conversation_id", "external_id", "sent_at")
         holds = active_holds()
         if self.spec.kind == MESSAGES:
             # The ids are known: walk them in order instead of scanning the table.
@@ -251,20 +251,35 @@ class _UnitRun:
         cursor = rows[-1][0] if rows else self.request.cursor
         return rows, cursor, len(rows) < size
 
-    def _apply(self, rows, mode):
+    def _apply(self, rows, mode, cursor):
         ids = [row[0] for row in rows]
         touched = {row[1] for row in rows}
         if mode == MODE_DELETE:
             counts, outbox = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
-            effects.refresh_last_message_at(touched)
+            self._refresh_latest(rows, cursor)
             self.remover.hold_after_commit(outbox)
         else:
             counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
         self.state["touched"] = sorted(set(self.state["touched"]) | touched)
         if self.spec.kind == MESSAGES:
-            for pk, conversation, external_id in rows:
+            for pk, conversation, external_id, sent_at in rows:
                 self.state["ids"].setdefault(str(conversation), []).append(external_id)
         self._count(counts)
+
+    def _refresh_latest(self, rows, cursor):
+        """Keep last_message_at right. Deleting older messages leaves it as it is; a batch that
+        took a conversation's latest message needs the new latest, found in a single-conversation
+        unit without walking the run's dead index entries (effects.refresh_latest_in_unit)."""
+        top = {}
+        for _, conversation, _, sent_at in rows:
+            top[conversation] = max(sent_at, top.get(conversation, sent_at))
+        current = dict(Conversation.objects.filter(pk__in=list(top)).values_list("pk", "last_message_at"))
+        stale = [pk for pk, sent_at in top.items() if current.get(pk) is None or sent_at >= current[pk]]
+        if self.conversation is not None:
+            for pk in stale:
+                effects.refresh_latest_in_unit(self.spec, pk, cursor)
+        elif stale:
+            effects.refresh_last_message_at(stale)
 
     def _count(self, counts):
         _add(self.state["counts"], counts)
