@@ -17,7 +17,7 @@ import json
 
 import psycopg
 from django.db import connection
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 
 from chatdata.models import PendingDelivery
 from chatdata.purge.preview import newly_hidden
@@ -72,8 +72,9 @@ def json_param():
 
 
 def delete_messages(ids, *, request_pk, now):
-    """Delete messages `ids` with all their children; returns (counts, outbox entries), the
-    entries being (outbox id, file path) of the attachment files to remove after commit."""
+    """Delete messages `ids` with all their children. Returns (counts, outbox entries, deleted):
+    the entries are (outbox id, file path) of the attachment files to remove after commit;
+    `deleted` maps each conversation to (messages deleted, latest sent_at among them)."""
     counts = {}
     with batch_cursor() as cursor:
         match, params = in_ids("message_id", ids)
@@ -99,9 +100,26 @@ def delete_messages(ids, *, request_pk, now):
             cursor.execute(f"DELETE FROM {table} WHERE " + match, params)
             counts[key] = cursor.rowcount
         match, params = in_ids("id", ids)
-        cursor.execute("DELETE FROM chatdata_message WHERE " + match, params)
-        counts["messages"] = cursor.rowcount
-    return counts, [tuple(row) for row in outbox]
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "WITH gone AS (DELETE FROM chatdata_message WHERE " + match + " RETURNING conversation_id, sent_at) "
+                "SELECT conversation_id, count(*), max(sent_at) FROM gone GROUP BY conversation_id",
+                params,
+            )
+            deleted = {conversation: (n, latest) for conversation, n, latest in cursor.fetchall()}
+        else:
+            from chatdata.models import Message
+
+            deleted = {
+                row["conversation_id"]: (row["n"], row["latest"])
+                for row in Message.objects.filter(id__in=ids)
+                .values("conversation_id")
+                .annotate(n=Count("id"), latest=Max("sent_at"))
+                .order_by()
+            }
+            cursor.execute("DELETE FROM chatdata_message WHERE " + match, params)
+        counts["messages"] = sum(n for n, _ in deleted.values())
+    return counts, [tuple(row) for row in outbox], deleted
 
 
 def hide_messages(ids, *, member, now):

@@ -91,6 +91,7 @@ def run_purge(request_id, attempt, *, max_steps=None):
                 # The files of the committed batches (and any a crashed earlier attempt left in the
                 # outbox) go before the request says done or cancelled.
                 remover.wait()
+                remover.drain()
                 sweep_after_commit(request_pk=request_id)
                 may_end = True
                 continue
@@ -235,7 +236,8 @@ class _UnitRun:
     def _next_batch(self):
         size = settings.PURGE_BATCH_SIZE
         hwm = self.request.high_water_mark
-        fields = ("id", "conversation_id", "external_id", "sent_at")
+        # External ids only where the sync events list them (an id list).
+        fields = ("id", "conversation_id", "external_id") if self.spec.kind == MESSAGES else ("id", "conversation_id")
         holds = active_holds()
         if self.spec.kind == MESSAGES:
             # The ids are known: walk them in order instead of scanning the table.
@@ -253,28 +255,26 @@ class _UnitRun:
 
     def _apply(self, rows, mode, cursor):
         ids = [row[0] for row in rows]
-        touched = {row[1] for row in rows}
         if mode == MODE_DELETE:
-            counts, outbox = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
-            self._refresh_latest(rows, cursor)
+            counts, outbox, deleted = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
+            self._refresh_latest(deleted, cursor)
             self.remover.hold_after_commit(outbox)
+            touched = set(deleted)
         else:
             counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
+            touched = {row[1] for row in rows}
         self.state["touched"] = sorted(set(self.state["touched"]) | touched)
         if self.spec.kind == MESSAGES:
-            for pk, conversation, external_id, sent_at in rows:
+            for pk, conversation, external_id in rows:
                 self.state["ids"].setdefault(str(conversation), []).append(external_id)
         self._count(counts)
 
-    def _refresh_latest(self, rows, cursor):
+    def _refresh_latest(self, deleted, cursor):
         """Keep last_message_at right. Deleting older messages leaves it as it is; a batch that
         took a conversation's latest message needs the new latest, found in a single-conversation
         unit without walking the run's dead index entries (effects.refresh_latest_in_unit)."""
-        top = {}
-        for _, conversation, _, sent_at in rows:
-            top[conversation] = max(sent_at, top.get(conversation, sent_at))
-        current = dict(Conversation.objects.filter(pk__in=list(top)).values_list("pk", "last_message_at"))
-        stale = [pk for pk, sent_at in top.items() if current.get(pk) is None or sent_at >= current[pk]]
+        current = dict(Conversation.objects.filter(pk__in=list(deleted)).values_list("pk", "last_message_at"))
+        stale = [pk for pk, (_, latest) in deleted.items() if current.get(pk) is None or latest >= current[pk]]
         if self.conversation is not None:
             for pk in stale:
                 effects.refresh_latest_in_unit(self.spec, pk, cursor)
