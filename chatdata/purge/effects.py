@@ -74,7 +74,8 @@ def json_param():
 def delete_messages(ids, *, request_pk, now):
     """Delete messages `ids` with all their children. Returns (counts, outbox entries, deleted):
     the entries are (outbox id, file path) of the attachment files to remove after commit;
-    `deleted` maps each conversation to (messages deleted, latest sent_at among them)."""
+    `deleted` maps each conversation to (messages deleted, latest sent_at among them, the
+    conversation's last_message_at)."""
     counts = {}
     with batch_cursor() as cursor:
         match, params = in_ids("message_id", ids)
@@ -103,22 +104,24 @@ def delete_messages(ids, *, request_pk, now):
         if connection.vendor == "postgresql":
             cursor.execute(
                 "WITH gone AS (DELETE FROM chatdata_message WHERE " + match + " RETURNING conversation_id, sent_at) "
-                "SELECT conversation_id, count(*), max(sent_at) FROM gone GROUP BY conversation_id",
+                "SELECT g.conversation_id, g.n, g.latest, c.last_message_at FROM ("
+                "SELECT conversation_id, count(*) AS n, max(sent_at) AS latest FROM gone GROUP BY conversation_id"
+                ") g LEFT JOIN chatdata_conversation c ON c.id = g.conversation_id",
                 params,
             )
-            deleted = {conversation: (n, latest) for conversation, n, latest in cursor.fetchall()}
+            deleted = {conversation: (n, latest, last) for conversation, n, latest, last in cursor.fetchall()}
         else:
             from chatdata.models import Message
 
             deleted = {
-                row["conversation_id"]: (row["n"], row["latest"])
+                row["conversation_id"]: (row["n"], row["latest"], row["conversation__last_message_at"])
                 for row in Message.objects.filter(id__in=ids)
-                .values("conversation_id")
+                .values("conversation_id", "conversation__last_message_at")
                 .annotate(n=Count("id"), latest=Max("sent_at"))
                 .order_by()
             }
             cursor.execute("DELETE FROM chatdata_message WHERE " + match, params)
-        counts["messages"] = sum(n for n, _ in deleted.values())
+        counts["messages"] = sum(n for n, _, _ in deleted.values())
     return counts, [tuple(row) for row in outbox], deleted
 
 

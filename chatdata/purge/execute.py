@@ -150,7 +150,8 @@ def _step(request_id, attempt, remover, *, may_end):
     when it would end but `may_end` is false (files to wait for first), else _CONTINUE."""
     began = time.monotonic()
     with transaction.atomic():
-        request = PurgeRequest.objects.select_for_update().get(pk=request_id)
+        # The preview (samples and all) is only read by one-member clears: not loaded per batch.
+        request = PurgeRequest.objects.select_for_update().defer("preview").get(pk=request_id)
         remover.drain()
         if request.attempt != attempt or request.state != State.RUNNING:
             return _OVER
@@ -273,8 +274,7 @@ class _UnitRun:
         """Keep last_message_at right. Deleting older messages leaves it as it is; a batch that
         took a conversation's latest message needs the new latest, found in a single-conversation
         unit without walking the run's dead index entries (effects.refresh_latest_in_unit)."""
-        current = dict(Conversation.objects.filter(pk__in=list(deleted)).values_list("pk", "last_message_at"))
-        stale = [pk for pk, (_, latest) in deleted.items() if current.get(pk) is None or latest >= current[pk]]
+        stale = [pk for pk, (_, latest, last) in deleted.items() if last is None or latest >= last]
         if self.conversation is not None:
             for pk in stale:
                 effects.refresh_latest_in_unit(self.spec, pk, cursor)
