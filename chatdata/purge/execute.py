@@ -9,7 +9,7 @@ Each step is ONE transaction that
    cancel was asked for (cancel acts at this boundary, never inside a batch);
 2. deletes (or hides) the batch with its children, writing the batch's attachment paths to the
    file outbox (chatdata.purge.effects);
-3. fixes `last_message_at` of the conversations it touched;
+3. fixes `last_message_at` where the batch took a conversation's latest message;
 4. saves the new cursor, the counts so far and a heartbeat on the request.
 A unit ends, in the same kind of transaction, with its one-off work: sync events (one per member
 and conversation, written exactly once because they commit with the step that advances `unit`),

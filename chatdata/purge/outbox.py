@@ -14,7 +14,7 @@ chatdata.purge.execute): after a database crash the last few batches may be undo
 outbox entries together. `wal_flush_barrier()` waits until everything committed so far is
 flushed; files wait for it.
 
-During a run, a FileRemover thread removes the files of durable batches while the next batch works
+During a run, FileRemover threads remove the files of durable batches while the next batch works
 in the database (the two wait on different things), and the settled outbox rows are deleted inside
 a following batch transaction rather than in one more commit of their own.
 
@@ -164,7 +164,7 @@ class FileRemover:
             self._held.extend(entries)
 
     def release(self, *, wait=False):
-        """Hand the entries whose batches are on disk to the thread. Without `wait` it only
+        """Hand the entries whose batches are on disk to the threads. Without `wait` it only
         looks (two tiny queries): entries not yet flushed are looked at again next time."""
         if self._closed:
             return
@@ -194,7 +194,7 @@ class FileRemover:
         self._todo.task_done()
 
     def wait(self):
-        """Release everything held, once flushed, and block until the thread has dealt with it."""
+        """Release everything held, once flushed, and block until the threads have dealt with it."""
         self.release(wait=True)
         if not self._closed:
             self._todo.join()
