@@ -141,11 +141,15 @@ X_FRAME_OPTIONS = "DENY"
 PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)
 PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
 PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
-PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 2_000, minimum=1, maximum=100_000)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 4_000, minimum=1, maximum=100_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.
 PURGE_STALE_SECONDS = env_int("PURGE_STALE_SECONDS", 60, minimum=1)
+# Compression of the WAL that purge batches write (PostgreSQL 15+ methods), where the database role
+# may set it (a superuser, or GRANT SET ON PARAMETER wal_compression): about half the WAL, so other
+# writers' commits wait for less of it. "off" leaves the server's setting.
+PURGE_WAL_COMPRESSION = env_choice("PURGE_WAL_COMPRESSION", "lz4", ["off", "lz4", "zstd", "pglz"])
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {

@@ -325,3 +325,42 @@ def test_it_waits_for_the_wal_flush_of_asynchronous_commits():
         wal_flush_barrier()
         cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [committed])
         assert cursor.fetchone()[0]
+
+
+def _batch_settings():
+    """(synchronous_commit, wal_compression) inside a batch transaction and after it."""
+    from django.db import transaction
+
+    from chatdata.purge.effects import commit_asynchronously
+
+    shown = "SELECT current_setting('synchronous_commit'), current_setting('wal_compression')"
+    with transaction.atomic(), connection.cursor() as cursor:
+        commit_asynchronously()
+        cursor.execute(shown)
+        inside = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(shown)
+        return inside, cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # SET LOCAL ends with a real commit
+def test_batch_transactions_compress_their_wal_where_the_role_may(settings):
+    connection.__dict__.pop("_chatsweep_wal_compression", None)
+    settings.PURGE_WAL_COMPRESSION = "lz4"
+    assert _batch_settings() == (("off", "lz4"), ("on", "off"))  # the tests connect as a superuser
+    settings.PURGE_WAL_COMPRESSION = "off"
+    assert _batch_settings() == (("off", "off"), ("on", "off"))
+
+
+@pytest.mark.django_db
+def test_a_role_that_may_not_set_wal_compression_purges_without_it(settings):
+    connection.__dict__.pop("_chatsweep_wal_compression", None)
+    settings.PURGE_WAL_COMPRESSION = "zstd"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE chatsweep_plain_role NOSUPERUSER")  # rolled back with the test
+        cursor.execute("SET ROLE chatsweep_plain_role")
+        try:
+            assert _batch_settings()[0] == ("off", "off")
+        finally:
+            cursor.execute("RESET ROLE")
+            connection.__dict__.pop("_chatsweep_wal_compression", None)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
     "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_SIZE", "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS",
-    "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
+    "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES", "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
     "TIME_ZONE",
 }
 PRODUCTION = {
@@ -34,7 +34,7 @@ SHOW = (
     "'db_port': db.get('PORT'), 'embedded_redis': s.EMBEDDED_REDIS, 'rq': s.RQ_QUEUES['default'], "
     "'hosts': s.ALLOWED_HOSTS, 'tz': s.TIME_ZONE, 'media': str(s.MEDIA_ROOT), 'log_level': s.LOG_LEVEL, "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
-    "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS]}))"
+    "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION]}))"
 )
 
 
@@ -58,6 +58,7 @@ BAD = [
     ("PURGE_SUPPORT_MAX_MESSAGES", {"PURGE_SUPPORT_MAX_MESSAGES": "-3"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "0"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "1m"}),
+    ("PURGE_WAL_COMPRESSION", {"PURGE_WAL_COMPRESSION": "gzip"}),
     ("DATABASE_URL", {"DATABASE_URL": "mysql://root@127.0.0.1/chatsweep"}),
     ("DATABASE_URL", {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432"}),
     ("DATABASE_URL", {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/"}),
@@ -117,6 +118,7 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_BATCH_SIZE="5000",
         PURGE_SUPPORT_MAX_MESSAGES="0",
         PURGE_STALE_SECONDS="300",
+        PURGE_WAL_COMPRESSION="off",
     )
 
     assert result.returncode == 0, result.stderr
@@ -131,7 +133,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["tz"] == "Europe/Berlin"
     assert shown["media"] == str(tmp_path / "files")
     assert shown["log_level"] == "INFO"
-    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300]
+    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off"]
 
 
 def test_it_passes_manage_py_check_with_production_values(tmp_path):
@@ -157,6 +159,6 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["embedded_redis"] is True
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
-    assert shown["purge"] == [10_000, 2_000, 10_000, 2_000, 20, 60]
+    assert shown["purge"] == [10_000, 2_000, 10_000, 4_000, 20, 60, "lz4"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis

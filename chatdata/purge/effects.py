@@ -16,6 +16,7 @@ thousands of ids as SQL text for every statement (a fifth of a batch's time, mea
 import json
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Q
 
@@ -54,10 +55,35 @@ def in_ids(column, ids):
 def commit_asynchronously():
     """Let the current (batch) transaction commit without waiting for its WAL flush. Safe here:
     the checkpoint commits with the rows, so a batch lost in a database crash is simply redone,
-    and files wait for the flush (chatdata.purge.outbox.wal_flush_barrier)."""
+    and files wait for the flush (chatdata.purge.outbox.wal_flush_barrier). Its WAL is
+    compressed where the role may ask for it (settings.PURGE_WAL_COMPRESSION)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            if method := _wal_compression(cursor):
+                cursor.execute(f"SET LOCAL synchronous_commit = off; SET LOCAL wal_compression = {method}")
+            else:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _wal_compression(cursor):
+    """settings.PURGE_WAL_COMPRESSION if this connection may set it and the server knows it, else
+    None; asked once per database connection."""
+    wanted = settings.PURGE_WAL_COMPRESSION
+    if wanted == "off":
+        return None
+    known = getattr(connection, "_chatsweep_wal_compression", {})
+    if wanted not in known:
+        # GRANT SET ON PARAMETER (and has_parameter_privilege) came with PostgreSQL 15.
+        granted = "has_parameter_privilege(name, 'SET')" if connection.pg_version >= 150000 else "false"
+        cursor.execute(
+            f"SELECT %s = ANY(enumvals) AND (current_setting('is_superuser') = 'on' OR {granted}) "
+            "FROM pg_settings WHERE name = 'wal_compression'",
+            [wanted],
+        )
+        row = cursor.fetchone()
+        known[wanted] = wanted if row and row[0] else None
+        connection._chatsweep_wal_compression = known
+    return known[wanted]
 
 
 def batch_cursor():
