@@ -94,6 +94,38 @@ def counts(request, *keys):
     return {key: request.result[key] for key in keys}
 
 
+
+@pytest.mark.parametrize("track_counts", ["on", "off"])
+def test_it_counts_the_children_deleted_whether_the_cascade_or_the_engine_deletes_them(
+    track_counts, world, moderator, django_capture_on_commit_callbacks
+):
+    """With track_counts on, the cascades delete reactions, hides and pending deliveries and the
+    transaction's counters count them; with it off, the engine deletes them itself. A reaction
+    added after the preview is counted too: the counts are of what was deleted."""
+    from django.db import connection, connections
+
+    connections["default"].__dict__.pop("_chatsweep_cascade_counters", None)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET track_counts = {track_counts}")
+    try:
+        spec = PurgeSpec(ConversationScope(conversation=world.group.pk), "delete_for_everyone")
+        with django_capture_on_commit_callbacks(execute=True):
+            request = do_preview_purge(spec, actor=moderator, reason="test")
+            add_reaction(world.g[3], world.carol, "👀")
+            request = do_execute_purge(request, actor=moderator)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET track_counts")
+        connections["default"].__dict__.pop("_chatsweep_cascade_counters", None)
+
+    assert request.state == "done"
+    assert counts(request, "messages", "attachments", "reactions", "hides", "pending_deliveries") == {
+        "messages": 10, "attachments": 1, "reactions": 3, "hides": 1, "pending_deliveries": 2,
+    }
+    assert request.preview["reactions"] == 2
+    assert not Message.objects.filter(conversation=world.group).exists()
+
+
 def test_it_deletes_selected_messages_for_everyone_with_children_and_files(world, moderator, django_capture_on_commit_callbacks):
     before = snapshot()
     spec = PurgeSpec(MessagesScope(ids=[world.g[1].pk, world.g[2].pk], conversation=world.group.pk), "delete_for_everyone")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import django_rq
 import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from chatdata.models import AuditEntry, Message, PurgeRequest, SyncEvent
@@ -345,7 +345,7 @@ def _batch_settings():
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # SET LOCAL ends with a real commit
 def test_batch_transactions_compress_their_wal_where_the_role_may(settings):
-    connection.__dict__.pop("_chatsweep_wal_compression", None)
+    connections["default"].__dict__.pop("_chatsweep_wal_compression", None)
     settings.PURGE_WAL_COMPRESSION = "lz4"
     assert _batch_settings() == (("off", "lz4"), ("on", "off"))  # the tests connect as a superuser
     settings.PURGE_WAL_COMPRESSION = "off"
@@ -354,7 +354,7 @@ def test_batch_transactions_compress_their_wal_where_the_role_may(settings):
 
 @pytest.mark.django_db
 def test_a_role_that_may_not_set_wal_compression_purges_without_it(settings):
-    connection.__dict__.pop("_chatsweep_wal_compression", None)
+    connections["default"].__dict__.pop("_chatsweep_wal_compression", None)
     settings.PURGE_WAL_COMPRESSION = "zstd"
     with connection.cursor() as cursor:
         cursor.execute("CREATE ROLE chatsweep_plain_role NOSUPERUSER")  # rolled back with the test
@@ -363,4 +363,4 @@ def test_a_role_that_may_not_set_wal_compression_purges_without_it(settings):
             assert _batch_settings()[0] == ("off", "off")
         finally:
             cursor.execute("RESET ROLE")
-            connection.__dict__.pop("_chatsweep_wal_compression", None)
+            connections["default"].__dict__.pop("_chatsweep_wal_compression", None)
