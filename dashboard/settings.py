@@ -141,7 +141,7 @@ X_FRAME_OPTIONS = "DENY"
 PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)
 PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
 PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
-PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 4_000, minimum=1, maximum=100_000)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 6_000, minimum=1, maximum=100_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.

@@ -159,6 +159,6 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["embedded_redis"] is True
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
-    assert shown["purge"] == [10_000, 2_000, 10_000, 4_000, 20, 60, "lz4"]
+    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
