@@ -390,13 +390,13 @@ def check(request, expected, before, after, hwm, media_root):
     assert new_hides == expected.added_hides
     events = [after["chatdata_syncevent"][pk] for pk in changes.get("chatdata_syncevent", {}).get("added", [])]
     assert sorted((e["user_id"], e["conversation_pk"], e["kind"]) for e in events) == sorted(expected.events)
-    for event in events:
-        assert event["payload"]["purge_request"] == request.pk
-        assert event["payload"]["up_to_id"] == hwm
+    for sync_event in events:
+        assert sync_event["payload"]["purge_request"] == request.pk
+        assert sync_event["payload"]["up_to_id"] == hwm
         if request.scope_kind == "messages":
             mine = {before["chatdata_message"][pk]["external_id"] for pk in expected.processed
-                    if before["chatdata_message"][pk]["conversation_id"] == event["conversation_pk"]}
-            assert set(event["payload"]["message_ids"]) == mine
+                    if before["chatdata_message"][pk]["conversation_id"] == sync_event["conversation_pk"]}
+            assert set(sync_event["payload"]["message_ids"]) == mine
     # Completeness: no stored file of a deleted attachment row is left, every other one is there.
     on_disk = {str(p.relative_to(media_root)) for p in Path(media_root).rglob("*") if p.is_file()}
     assert on_disk == {a["file"] for a in after["chatdata_attachment"].values()}
