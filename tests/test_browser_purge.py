@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from chatdata.purge.actions import do_cancel_purge, do_execute_purge, do_preview
 from chatdata.purge.scopes import ConversationScope, PurgeSpec, RangeScope, UserScope
 from tests.builders import make_conversation, make_user
 from tests.conftest import PASSWORD
+from tests.polling import wait_for
 
 # reset_sequences: request numbers start at 1 in every test, so the screenshots do not depend on test order.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True, reset_sequences=True)]
@@ -85,14 +85,6 @@ def pause_worker(process, pause):
     for pid in [process.pid] + [child.pid for child in psutil.Process(process.pid).children(recursive=True)]:
         os.kill(pid, signal.SIGSTOP if pause else signal.SIGCONT)
 
-
-def wait_for(condition, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def staff(username, role):

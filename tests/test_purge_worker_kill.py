@@ -31,6 +31,7 @@ from chatdata.models import Attachment, FileOutbox, PurgeRequest
 from chatdata.purge.actions import counts_of, do_execute_purge, do_preview_purge, do_resume_purge
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
 from tests.builders import T0, add_attachment, add_hide, add_pending, add_reaction, make_conversation, make_message, make_user
+from tests.polling import wait_for
 from tests.purge_snapshot import CHAT_MODELS, snapshot, stored_files
 
 # serialized_rollback: the flush after each test also empties the role groups made by a migration.
@@ -126,14 +127,6 @@ def final_state(request):
         assert event["payload"].pop("purge_request") == request.pk  # the only id that differs between runs
     return state, stored_files(settings.MEDIA_ROOT)
 
-
-def wait_for(condition, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def processed(request):
