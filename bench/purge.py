@@ -198,62 +198,64 @@ RAW_SQL = {
 }
 
 
-def run_raw(dsn, layout, media_root, variant, log):
-    import psycopg
-
+def run_alone(dsn, layout, media_root, log, action):
+    """Load the data, let the insert probe run idle, then time `action()` (one of the baselines)
+    under the probe. Returns the fields every baseline reports and what `action` returned."""
     counts = load(dsn, layout, media_root, log=log)
-    hwm = layout.total_messages
     with InsertProbe(dsn, other_conversations(layout)) as probe:
         idle = idle_window(probe)
         start = time.time()
-        with psycopg.connect(dsn, application_name=RAW_APP) as conn:  # one transaction
-            for sql in RAW_SQL[variant]:
-                conn.execute(sql, {"c": 1, "hwm": hwm})
+        returned = action()
         end = time.time()
         probe.stop()
-    seconds = end - start
     return {
-        "strategy": f"b_{variant}",
-        "label": f"raw SQL, one transaction, {'one DELETE + database cascade' if variant == 'cascade' else 'children first, then messages'}",
         "messages": layout.messages,
         "loaded_rows": counts,
-        "seconds": round(seconds, 3),
-        "rows_per_s": round(layout.messages / seconds),
-        "transactions": {"longest_s": round(seconds, 3)},
+        "seconds": round(end - start, 3),
         "inserts_idle": latency_summary(probe.between(*idle)),
         "inserts_during": latency_summary(probe.between(start, end)),
         "after": sanity(dsn, layout, media_root, files_removed=False),
+    }, returned
+
+
+def run_raw(dsn, layout, media_root, variant, log):
+    import psycopg
+
+    def delete():
+        with psycopg.connect(dsn, application_name=RAW_APP) as conn:  # one transaction
+            for sql in RAW_SQL[variant]:
+                conn.execute(sql, {"c": 1, "hwm": layout.total_messages})
+
+    run, _ = run_alone(dsn, layout, media_root, log, delete)
+    return {
+        "strategy": f"b_{variant}",
+        "label": f"raw SQL, one transaction, {'one DELETE + database cascade' if variant == 'cascade' else 'children first, then messages'}",
+        **run,
+        "rows_per_s": round(layout.messages / run["seconds"]),
+        "transactions": {"longest_s": run["seconds"]},
     }
 
 
 def run_django(dsn, layout, media_root, cascade, log):
-    counts = load(dsn, layout, media_root, log=log)
-    hwm = layout.total_messages
-    with InsertProbe(dsn, other_conversations(layout)) as probe:
-        idle = idle_window(probe)
-        start = time.time()
+    def delete():
         out = subprocess.run(
-            [sys.executable, "bench/_django_delete.py", "--cascade", cascade, "--conversation", "1", "--max-id", str(hwm)],
+            [sys.executable, "bench/_django_delete.py", "--cascade", cascade, "--conversation", "1", "--max-id", str(layout.total_messages)],
             cwd=ROOT, env=dict(os.environ, MEDIA_ROOT=str(media_root)), capture_output=True, text=True, check=True,
         )
-        end = time.time()
-        probe.stop()
-    measured = json.loads(out.stdout.strip().splitlines()[-1])
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    run, measured = run_alone(dsn, layout, media_root, log, delete)
+    run["seconds"] = measured["seconds"]  # the delete() call itself, without the process start
     return {
         "strategy": f"c_{cascade}",
         "label": "Django QuerySet.delete(), " + (
             "chatsweep's models (DB_CASCADE: one DELETE)" if cascade == "db" else "Django's default CASCADE (collected in Python)"
         ),
-        "messages": layout.messages,
-        "loaded_rows": counts,
-        "seconds": measured["seconds"],
+        **run,
         "rows_per_s": round(layout.messages / measured["seconds"]),
         "transactions": {"longest_s": measured["seconds"]},
         "memory_peak_mb": measured["peak_mb"],
         "deleted": measured["deleted"],
-        "inserts_idle": latency_summary(probe.between(*idle)),
-        "inserts_during": latency_summary(probe.between(start, end)),
-        "after": sanity(dsn, layout, media_root, files_removed=False),
     }
 
 
