@@ -205,7 +205,7 @@ def _end(request, state):
 
 def _fetch(queryset):
     """The rows of a values_list queryset of plain columns, in one fetch: the ORM's row iterator
-    (chunks of 100, a converter pass per row) cost a batch of 2,000 ids about three times as much."""
+    (chunks of 100, a converter pass per row) added about an eighth to each batch's SELECT."""
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
