@@ -8,8 +8,8 @@
   transaction has been open. It sees every transaction of the worker whatever the engine records,
   with an error of one polling interval.
 - `TreeMemory`: peak resident memory of a process and its children (RQ's work horse), from
-  /proc/<pid>/status VmHWM through psutil, sampled every 50 ms (VmHWM is the process's own
-  high-water mark, so sampling misses nothing but a process's last 50 ms). Not ru_maxrss from
+  /proc/<pid>/status VmHWM through psutil, sampled every 250 ms in bench/purge (VmHWM is the
+  process's own high-water mark, so sampling misses nothing but a process's last interval). Not ru_maxrss from
   wait4: Python starts children with vfork, and the kernel then charges the parent's peak (the
   benchmark's own ~90 MB) to the child at exec.
 """

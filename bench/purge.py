@@ -38,7 +38,7 @@ from _report import evaluate, render  # noqa: E402
 
 WORKER_APP = "chatsweep-bench-worker"
 RAW_APP = "chatsweep-bench-raw"
-IDLE_SECONDS = 15
+IDLE_SECONDS = 30  # about 1,500 idle inserts: the p99 is then not decided by a handful of them
 
 
 def refuse(message):
@@ -132,7 +132,7 @@ def run_chatsweep(dsn, layout, media_root, staff, log):
             request = do_approve_purge(request, actor=approver)
         if request.state != PurgeRequest.State.QUEUED:
             raise SystemExit(f"expected the purge to be queued, it is {request.state}")
-        watcher = TransactionWatcher(dsn, WORKER_APP)
+        watcher = TransactionWatcher(dsn, WORKER_APP, interval=0.02)
         watcher.start()
         env = dict(os.environ, PGAPPNAME=WORKER_APP, MEDIA_ROOT=str(media_root))
         purge_start = time.time()
@@ -142,7 +142,7 @@ def run_chatsweep(dsn, layout, media_root, staff, log):
                 [sys.executable, "manage.py", "rqworker", "--burst", "default"],
                 cwd=ROOT, env=env, start_new_session=True, stdout=log_file, stderr=subprocess.STDOUT,
             )
-        memory = TreeMemory(worker.pid)
+        memory = TreeMemory(worker.pid, interval=0.25)
         memory.start()
         progress = []  # (seconds since start, state, checkpoint) whenever the checkpoint moves
         while (reaped := reap(worker)) is None:
@@ -151,7 +151,7 @@ def run_chatsweep(dsn, layout, media_root, staff, log):
             point = (request.state, request.cursor)
             if not progress or progress[-1][1:] != point:
                 progress.append((time.time() - purge_start, *point))
-            time.sleep(0.05)
+            time.sleep(0.25)
         purge_end = time.time()
         memory.stop()
         watcher.stop()
@@ -301,7 +301,7 @@ def main():
         "cpus": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "cpu_busy_before_pct": psutil.cpu_percent(interval=1.0),
-        "settings": {k: getattr(settings, k) for k in ["PURGE_BATCH_SIZE", "PURGE_INLINE_LIMIT", "PURGE_APPROVAL_THRESHOLD"]},
+        "settings": {k: getattr(settings, k) for k in ["PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS", "PURGE_WAL_COMPRESSION", "PURGE_INLINE_LIMIT", "PURGE_APPROVAL_THRESHOLD"]},
         "media_root": str(media_root),
     }
     layout = Layout(args.messages)
