@@ -142,6 +142,9 @@ PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)
 PURGE_INLINE_LIMIT = env_int("PURGE_INLINE_LIMIT", 2_000, minimum=0)
 PURGE_APPROVAL_THRESHOLD = env_int("PURGE_APPROVAL_THRESHOLD", 10_000, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 6_000, minimum=1, maximum=100_000)
+# Batches that take longer than this make the next ones smaller (down to 500 messages), so slow
+# disks or messages with many children still get short transactions; 0 keeps PURGE_BATCH_SIZE.
+PURGE_BATCH_TARGET_MS = env_int("PURGE_BATCH_TARGET_MS", 300, minimum=0, maximum=60_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.

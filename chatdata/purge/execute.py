@@ -11,6 +11,9 @@ Each step is ONE transaction that
    file outbox (chatdata.purge.effects);
 3. fixes `last_message_at` where the batch took a conversation's latest message;
 4. saves the new cursor, the counts so far and a heartbeat on the request.
+A batch takes up to settings.PURGE_BATCH_SIZE messages, fewer while batches run over
+settings.PURGE_BATCH_TARGET_MS (BatchSizer): the time of a transaction, not its row count, is what
+the chat service feels.
 A unit ends, in the same kind of transaction, with its one-off work: sync events (one per member
 and conversation, written exactly once because they commit with the step that advances `unit`),
 membership changes, removing the conversation. Files are removed from storage only after the
@@ -85,10 +88,11 @@ def run_purge(request_id, attempt, *, max_steps=None):
     if not begin_run(request_id, attempt):
         return
     remover = FileRemover()
+    sizer = BatchSizer()
     released = time.monotonic()
     try:
         steps, may_end = 0, False
-        while (outcome := _step(request_id, attempt, remover, may_end=may_end)) != _OVER:
+        while (outcome := _step(request_id, attempt, remover, sizer, may_end=may_end)) != _OVER:
             if outcome == _READY_TO_END:
                 # The files of the committed batches (and any a crashed earlier attempt left in the
                 # outbox) go before the request says done or cancelled.
@@ -145,12 +149,37 @@ def mark_failed(request_id, attempt, exc):
 _CONTINUE, _READY_TO_END, _OVER = "continue", "ready to end", "over"
 # How often the files of asynchronously committed batches are handed over, after a WAL flush.
 RELEASE_EVERY = 1.0
+# Batches never shrink below this many messages (or PURGE_BATCH_SIZE, if smaller): under it the
+# fixed cost of a step outweighs what a shorter transaction gains.
+SMALLEST_ADAPTED_BATCH = 500
 
 
-def _step(request_id, attempt, remover, *, may_end):
+class BatchSizer:
+    """How many messages the next batch takes: settings.PURGE_BATCH_SIZE, fewer while batches take
+    longer than settings.PURGE_BATCH_TARGET_MS. The same number of messages costs more with many
+    children per message, a slower disk or a busy server; the time budget is what keeps each
+    transaction short for the chat service, so the size follows the measured messages per second
+    of the last batch: down at once, back up at most doubling per batch."""
+
+    def __init__(self):
+        self.largest = settings.PURGE_BATCH_SIZE
+        self.smallest = min(self.largest, SMALLEST_ADAPTED_BATCH)
+        self.target = settings.PURGE_BATCH_TARGET_MS / 1000
+        self.size = self.largest
+
+    def record(self, messages, seconds):
+        """A batch of `messages` took `seconds`, its commit included."""
+        if not self.target or messages <= 0 or seconds <= 0:
+            return
+        fits = int(messages * self.target / seconds)
+        self.size = max(self.smallest, min(self.largest, 2 * self.size, fits))
+
+
+def _step(request_id, attempt, remover, sizer, *, may_end):
     """One transaction of the protocol above. Returns _OVER when the run is over, _READY_TO_END
     when it would end but `may_end` is false (files to wait for first), else _CONTINUE."""
     began = time.monotonic()
+    batched = 0
     with transaction.atomic():
         # The preview (samples and all) is only read by one-member clears: not loaded per batch.
         request = PurgeRequest.objects.select_for_update().defer("preview").get(pk=request_id)
@@ -165,7 +194,7 @@ def _step(request_id, attempt, remover, *, may_end):
             _end(request, State.CANCELLED if request.cancel_requested else State.DONE)
             return _OVER
         effects.commit_asynchronously()
-        batched = _UnitRun(request, spec, units[request.unit], remover).advance()
+        batched = _UnitRun(request, spec, units[request.unit], remover).advance(sizer.size)
         now = timezone.now()
         request.heartbeat_at = now
         if batched:
@@ -178,6 +207,7 @@ def _step(request_id, attempt, remover, *, may_end):
                 "heartbeat_at", "batches", "last_batch_at", "longest_batch_ms",
             ]
         )
+    sizer.record(batched, time.monotonic() - began)
     return _CONTINUE
 
 
@@ -224,8 +254,9 @@ class _UnitRun:
         self.state = request.progress.setdefault("unit", {"touched": [], "ids": {}, "counts": zero_counts()})
         self.now = timezone.now()
 
-    def advance(self):
-        """Returns True when a batch ran (for the timing figures)."""
+    def advance(self, size):
+        """Run a batch of at most `size` messages, or the unit's finishing work. Returns how many
+        messages the batch took (0: no batch ran), for the timing figures and the BatchSizer."""
         if self.item is not None:
             if self.item.status == Status.REFUSED:
                 return self._next_unit()
@@ -236,17 +267,16 @@ class _UnitRun:
         if mode == MODE_CLEAR:
             self._finish_clear()
             return self._next_unit()
-        rows, cursor, exhausted = self._next_batch()
+        rows, cursor, exhausted = self._next_batch(size)
         if rows:
             self._apply(rows, mode, cursor)
         self.request.cursor = cursor
         if exhausted:
             self._finish_batched(mode)
             self._next_unit()
-        return bool(rows)
+        return len(rows)
 
-    def _next_batch(self):
-        size = settings.PURGE_BATCH_SIZE
+    def _next_batch(self, size):
         hwm = self.request.high_water_mark
         # External ids only where the sync events list them (an id list).
         fields = ("id", "conversation_id", "external_id") if self.spec.kind == MESSAGES else ("id", "conversation_id")
@@ -380,4 +410,4 @@ class _UnitRun:
         self.request.unit += 1
         self.request.cursor = 0
         self.request.progress.pop("unit", None)
-        return False
+        return 0
