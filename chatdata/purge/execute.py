@@ -179,7 +179,6 @@ def _step(request_id, attempt, remover, sizer, *, may_end):
     """One transaction of the protocol above. Returns _OVER when the run is over, _READY_TO_END
     when it would end but `may_end` is false (files to wait for first), else _CONTINUE."""
     began = time.monotonic()
-    batched = 0
     with transaction.atomic():
         # The preview (samples and all) is only read by one-member clears: not loaded per batch.
         request = PurgeRequest.objects.select_for_update().defer("preview").get(pk=request_id)
