@@ -145,6 +145,9 @@ PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 6_000, minimum=1, maximum=100_000
 # Batches that take longer than this make the next ones smaller (down to 500 messages), so slow
 # disks or messages with many children still get short transactions; 0 keeps PURGE_BATCH_SIZE.
 PURGE_BATCH_TARGET_MS = env_int("PURGE_BATCH_TARGET_MS", 300, minimum=0, maximum=60_000)
+# After each batch a purge waits this percentage of the batch's own time, leaving the database's
+# CPU and WAL to the chat service meanwhile (100: as long as the batch took). 0: no pauses.
+PURGE_BATCH_PAUSE_PERCENT = env_int("PURGE_BATCH_PAUSE_PERCENT", 100, minimum=0, maximum=1_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.
@@ -153,6 +156,11 @@ PURGE_STALE_SECONDS = env_int("PURGE_STALE_SECONDS", 60, minimum=1)
 # may set it (a superuser, or GRANT SET ON PARAMETER wal_compression): about half the WAL, so other
 # writers' commits wait for less of it. "off" leaves the server's setting.
 PURGE_WAL_COMPRESSION = env_choice("PURGE_WAL_COMPRESSION", "lz4", ["off", "lz4", "zstd", "pglz"])
+# "auto": where the database role may set session_replication_role (a superuser, or GRANT SET ON
+# PARAMETER) and the schema is exactly chatsweep's, a batch deletes a message's children itself
+# and skips the per-row foreign-key triggers, most of its time (chatdata.purge.effects).
+# "off": batches always let the database cascade.
+PURGE_SKIP_FK_TRIGGERS = env_choice("PURGE_SKIP_FK_TRIGGERS", "auto", ["auto", "off"])
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {
