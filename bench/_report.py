@@ -82,7 +82,7 @@ def render(meta, runs, summary):
         f"bench/purge  {meta['started_at']}  database {meta['database']}  {meta['cpus']} cpus, "
         f"load average before {meta['loadavg_before']} after {meta.get('loadavg_after')}, "
         f"cpu busy before {meta['cpu_busy_before_pct']}%",
-        f"settings {meta['settings']}",
+        f"settings {meta['settings']}, foreign-key triggers skipped by (a): {meta.get('fk_triggers_skipped', 'not recorded')}",
         "",
         f"{'strategy':<10} {'load':>5} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'longest tx s':>12} {'peak MB':>8} "
         f"{'ins p50/p99 idle ms':>19} {'ins p50/p99 during ms':>21}  what",

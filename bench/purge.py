@@ -259,6 +259,18 @@ def run_django(dsn, layout, media_root, cascade, log):
     }
 
 
+def fk_triggers_skipped():
+    """Whether (a)'s batches will skip the per-row foreign-key triggers with this role and schema."""
+    from django.db import transaction
+
+    from chatdata.purge import effects
+
+    with transaction.atomic(), effects.batch_cursor() as cursor:
+        skipped = effects._without_fk_triggers(cursor)
+        transaction.set_rollback(True)
+    return skipped
+
+
 def bench_staff():
     from django.contrib.auth.models import Group, User
 
@@ -301,7 +313,11 @@ def main():
         "cpus": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "cpu_busy_before_pct": psutil.cpu_percent(interval=1.0),
-        "settings": {k: getattr(settings, k) for k in ["PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS", "PURGE_WAL_COMPRESSION", "PURGE_INLINE_LIMIT", "PURGE_APPROVAL_THRESHOLD"]},
+        "settings": {k: getattr(settings, k) for k in [
+            "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_SKIP_FK_TRIGGERS",
+            "PURGE_WAL_COMPRESSION", "PURGE_INLINE_LIMIT", "PURGE_APPROVAL_THRESHOLD",
+        ]},
+        "fk_triggers_skipped": fk_triggers_skipped(),
         "media_root": str(media_root),
     }
     layout = Layout(args.messages)

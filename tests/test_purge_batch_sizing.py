@@ -1,10 +1,12 @@
-"""Batch sizing: PURGE_BATCH_SIZE messages a batch, fewer while batches run over PURGE_BATCH_TARGET_MS."""
+"""Batch sizing: PURGE_BATCH_SIZE messages a batch, fewer while batches run over PURGE_BATCH_TARGET_MS;
+and pacing: a pause of PURGE_BATCH_PAUSE_PERCENT of each batch's time before the next one."""
 
 from datetime import timedelta
 
 import pytest
 
-from chatdata.models import Conversation, Message
+from chatdata.models import Conversation, Message, PurgeRequest
+from chatdata.purge import execute
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.purge.execute import SMALLEST_ADAPTED_BATCH, BatchSizer
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
@@ -15,6 +17,7 @@ from tests.builders import T0, make_conversation, make_history, make_user
 def sizing(settings):
     settings.PURGE_BATCH_SIZE = 6000
     settings.PURGE_BATCH_TARGET_MS = 250
+    settings.PURGE_BATCH_PAUSE_PERCENT = 100
     return settings
 
 
@@ -90,5 +93,55 @@ def test_a_purge_over_its_time_budget_runs_in_smaller_batches_to_the_same_end(
     assert request.state == "done"
     assert request.batches == batches
     assert request.result["messages"] == request.preview["messages"] == 1700
+    assert not Message.objects.filter(conversation=group).exists()
+    assert Message.objects.filter(conversation=other).count() == 3
+
+
+def test_the_pause_is_a_share_of_the_batch_just_run(sizing):
+    sizing.PURGE_BATCH_PAUSE_PERCENT = 150
+    sizer = BatchSizer()
+    assert sizer.pause == 0
+    sizer.record(6000, 0.2)
+    assert sizer.pause == pytest.approx(0.3)
+    sizer.record(0, 0.05)  # a unit's finishing step: no batch, no pause
+    assert sizer.pause == 0
+    sizing.PURGE_STALE_SECONDS = 8
+    sizer = BatchSizer()
+    sizer.record(6000, 30.0)
+    assert sizer.pause == 2.0  # never long enough for the run to look interrupted
+
+    assert _paused_after(BatchSizer(paced=False)) == 0  # inline runs never pause
+    sizing.PURGE_BATCH_PAUSE_PERCENT = 0
+    assert _paused_after(BatchSizer()) == 0
+
+
+def _paused_after(sizer):
+    sizer.record(6000, 0.2)
+    return sizer.pause
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("inline", "pauses"), [(False, 3), (True, 0)])
+def test_a_background_run_pauses_after_each_batch_and_an_inline_one_never(
+    sizing, moderator, monkeypatch, inline, pauses
+):
+    sizing.PURGE_BATCH_SIZE = 600
+    sizing.PURGE_BATCH_PAUSE_PERCENT = 50
+    sizing.PURGE_APPROVAL_THRESHOLD = 10_000
+    sizing.PURGE_INLINE_LIMIT = 10_000 if inline else 100
+    waits = []
+    monkeypatch.setattr(execute, "_pause", waits.append)
+    group, other = _big_conversation(1700)
+    spec = PurgeSpec(ConversationScope(group.pk), "delete_for_everyone")
+
+    request = do_execute_purge(do_preview_purge(spec, actor=moderator, reason="pacing"), actor=moderator)
+    if not inline:
+        assert request.state == PurgeRequest.State.QUEUED  # the job is enqueued on commit: run it here
+        execute.run_purge(request.pk, request.attempt)
+        request.refresh_from_db()
+
+    assert request.state == "done"
+    assert request.batches == 3
+    assert len(waits) == pauses and all(0 < wait < 60 for wait in waits)
     assert not Message.objects.filter(conversation=group).exists()
     assert Message.objects.filter(conversation=other).count() == 3

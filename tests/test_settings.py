@@ -15,8 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
     "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
-    "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS", "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS",
-    "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES", "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
+    "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
+    "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
+    "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
     "TIME_ZONE",
 }
 PRODUCTION = {
@@ -34,7 +35,8 @@ SHOW = (
     "'db_port': db.get('PORT'), 'embedded_redis': s.EMBEDDED_REDIS, 'rq': s.RQ_QUEUES['default'], "
     "'hosts': s.ALLOWED_HOSTS, 'tz': s.TIME_ZONE, 'media': str(s.MEDIA_ROOT), 'log_level': s.LOG_LEVEL, "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
-    "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS]}))"
+    "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS, "
+    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS]}))"
 )
 
 
@@ -57,6 +59,9 @@ BAD = [
     ("PURGE_BATCH_SIZE", {"PURGE_BATCH_SIZE": "5000000"}),
     ("PURGE_BATCH_TARGET_MS", {"PURGE_BATCH_TARGET_MS": "-1"}),
     ("PURGE_BATCH_TARGET_MS", {"PURGE_BATCH_TARGET_MS": "0.25"}),
+    ("PURGE_BATCH_PAUSE_PERCENT", {"PURGE_BATCH_PAUSE_PERCENT": "-5"}),
+    ("PURGE_BATCH_PAUSE_PERCENT", {"PURGE_BATCH_PAUSE_PERCENT": "5000"}),
+    ("PURGE_SKIP_FK_TRIGGERS", {"PURGE_SKIP_FK_TRIGGERS": "yes"}),
     ("PURGE_SUPPORT_MAX_MESSAGES", {"PURGE_SUPPORT_MAX_MESSAGES": "-3"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "0"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "1m"}),
@@ -122,6 +127,8 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_STALE_SECONDS="300",
         PURGE_WAL_COMPRESSION="off",
         PURGE_BATCH_TARGET_MS="400",
+        PURGE_BATCH_PAUSE_PERCENT="0",
+        PURGE_SKIP_FK_TRIGGERS="off",
     )
 
     assert result.returncode == 0, result.stderr
@@ -136,7 +143,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["tz"] == "Europe/Berlin"
     assert shown["media"] == str(tmp_path / "files")
     assert shown["log_level"] == "INFO"
-    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400]
+    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off"]
 
 
 def test_it_passes_manage_py_check_with_production_values(tmp_path):
@@ -162,6 +169,6 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["embedded_redis"] is True
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
-    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300]
+    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
