@@ -197,6 +197,14 @@ def _delete_message_rows_sqlite(cursor, ids):
     return deleted
 
 
+# What delete_messages deletes explicitly, and the foreign keys its explicit deletes stand in for
+# ('table.column:c', c for ON DELETE CASCADE). Any other foreign key into these tables, a new
+# chatsweep model's included, keeps the triggers: its cascade would be skipped with nothing in its place.
+_EXPLICIT_CHILDREN = ("chatdata_attachment",) + tuple(table for _, table in CHILD_TABLES)
+_SKIP_TABLES = ["chatdata_message", *_EXPLICIT_CHILDREN]
+_SKIP_FOREIGN_KEYS = sorted(f"{table}.message_id:c" for table in _EXPLICIT_CHILDREN)
+
+
 def _without_fk_triggers(cursor):
     """Switch the rest of this batch transaction to `session_replication_role = replica` where
     that is safe and allowed; True if it did. The per-row foreign-key triggers are most of a
@@ -204,13 +212,12 @@ def _without_fk_triggers(cursor):
     triggers) and delete_messages then does their work itself, set-based. Safe means: the
     transaction is READ COMMITTED (the second pass must see children committed meanwhile), no
     table it deletes from has a trigger of its own (replica mode would silence it), and the
-    foreign keys into them are exactly the cascading ones of chatsweep's models, so nothing else
+    foreign keys into them are exactly the cascades its explicit deletes replace, so nothing else
     would have cascaded or refused. Allowed means a superuser, or GRANT SET ON PARAMETER
     session_replication_role (PostgreSQL 15+). Checked in the batch's own transaction, in the
     statement that switches: a schema change between two batches is seen by the next one."""
     if settings.PURGE_SKIP_FK_TRIGGERS == "off":
         return False
-    tables, expected = _fk_shape()
     granted = "has_parameter_privilege('session_replication_role', 'SET')" if connection.pg_version >= 150000 else "false"
     cursor.execute(
         "SELECT set_config('session_replication_role', 'replica', true) "
@@ -221,22 +228,9 @@ def _without_fk_triggers(cursor):
         "ORDER BY 1), '{}') FROM pg_constraint c "
         "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
         "WHERE c.contype = 'f' AND c.confrelid = ANY(%s::regclass[])) = %s::text[]",
-        [tables, tables, expected],
+        [_SKIP_TABLES, _SKIP_TABLES, _SKIP_FOREIGN_KEYS],
     )
     return cursor.fetchone() is not None
-
-
-def _fk_shape():
-    """The tables a batch deletes from and the foreign keys into them that chatsweep's models
-    declare ('table.column:c', c for ON DELETE CASCADE), sorted as the check above sorts."""
-    from chatdata.models import Message
-
-    tables = [Message._meta.db_table, "chatdata_attachment"] + [table for _, table in CHILD_TABLES]
-    expected = sorted(
-        f"{field.related_model._meta.db_table}.{field.remote_field.column}:c"
-        for field in Message._meta.related_objects
-    )
-    return tables, expected
 
 
 def _cascade_counters(cursor):
