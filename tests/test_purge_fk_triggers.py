@@ -6,6 +6,7 @@ import time
 
 import psycopg
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from psycopg.conninfo import make_conninfo
@@ -161,7 +162,7 @@ def test_an_attachment_committed_during_the_batch_has_its_file_removed_too(chat,
     """Where the triggers are skipped the late attachment goes through the outbox like the others
     (with the database's cascade its row would go without its file reaching the outbox)."""
     settings.PURGE_SKIP_FK_TRIGGERS = "auto"
-    path = default_storage.save("attachments/late.png", _content())
+    path = default_storage.save("attachments/late.png", ContentFile(b"png"))
     target = chat["messages"][3]
     request = purge_while(
         lambda: ChatService(
@@ -175,12 +176,6 @@ def test_an_attachment_committed_during_the_batch_has_its_file_removed_too(chat,
     assert request.result["attachments"] == request.preview["attachments"] + 1 == 1
     assert not default_storage.exists(path)
     assert not FileOutbox.objects.exists()
-
-
-def _content():
-    from django.core.files.base import ContentFile
-
-    return ContentFile(b"png")
 
 
 @pytest.mark.django_db
