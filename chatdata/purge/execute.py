@@ -175,9 +175,9 @@ class BatchSizer:
     batch: down at once, back up at most doubling per batch.
 
     Pause: settings.PURGE_BATCH_PAUSE_PERCENT of the last batch's time (at most a quarter of
-    settings.PURGE_STALE_SECONDS). A purge running flat out
-    keeps a core and the WAL busy, and the chat service's own commits queue behind it; pausing in
-    proportion to the work keeps a share of the server for them on any machine."""
+    settings.PURGE_STALE_SECONDS). A purge running flat out keeps a core and the WAL busy, and the
+    chat service's own commits queue behind it; pausing in proportion to the work keeps a share
+    of the server for them on any machine."""
 
     def __init__(self, *, paced=True):
         self.largest = settings.PURGE_BATCH_SIZE
