@@ -59,7 +59,8 @@ logger = logging.getLogger(__name__)
 
 REDIS_KEY = "chatsweep:audit-witness"
 REDIS_KEEP = 7 * 24 * 60
-RECENT = 50  # records looked at for the newest: far more than processes appending at once
+RECENT = 16  # records looked at for the newest: more than processes appending at once
+PAGE = 500
 TAIL_BYTES = RECENT * 160
 HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -208,31 +209,45 @@ def contradiction(record):
     return before + 1, f"{missing}: {seen}"
 
 
-def _break_after(record, head_id):
-    """The first entry after the witnessed one, up to the head, that does not chain on from it."""
-    previous = record.hash
-    for entry in AuditEntry.objects.filter(pk__gt=record.id, pk__lte=head_id).order_by("id").iterator(chunk_size=2000):
-        if problem := chain_problem(entry, previous):
-            return f"{problem}, after the newest witness ({record.describe()})"
-        previous = entry.hash
-    return None
+def _walk_from(records):
+    """The table from the oldest of `records` (the newest record of each witness) to its head, in
+    one pass: (what contradicts the records, the head as (id, hash) or None). One query while the
+    witness is a few entries behind, as after a commit; more only to name what went wrong."""
+    if not records:
+        return [], AuditEntry.objects.order_by("-id").values_list("id", "hash").first()
+    wanted = {record.id for record in records}
+    found, problems, previous, head, after = {}, [], None, None, records[0].id - 1
+    while True:
+        page = list(AuditEntry.objects.filter(pk__gt=after).order_by("id")[:PAGE])
+        for entry in page:
+            if previous is not None and not problems and (problem := chain_problem(entry, previous)):
+                problems.append(f"{problem}, after the newest witness ({records[0].describe()})")
+            if entry.pk in wanted:
+                found[entry.pk] = entry.hash
+            previous, head = entry.hash, (entry.pk, entry.hash)
+        if len(page) < PAGE:
+            break
+        after = page[-1].pk
+    missing = [contradiction(record)[1] for record in records if found.get(record.id) != record.hash]
+    return missing + problems, head
 
 
-def witness_head(reason="certificate", *, only_if_new=False):
-    """Record the chain's committed head in every witness; returns the record (None while the log
-    is empty). Call it outside any transaction. Raises WitnessRefused when the table contradicts a
-    witness, OSError or RedisError when no witness could take the record. `only_if_new` skips the
-    witnesses that already hold the head (the on-commit write of a transaction's later entries)."""
+def witness_head(reason="certificate"):
+    """Record the chain's committed head in every witness and return the record (None while the
+    log is empty): for the erasure certificate to print, and for the minute job. Refuses to run
+    inside a transaction (RuntimeError). Raises WitnessRefused when the table contradicts a
+    witness, OSError or RedisError when no witness could take the record."""
+    with transaction.atomic(durable=True):  # nested in a transaction it would see uncommitted entries
+        pass
+    return _witness(reason)
+
+
+def _witness(reason, *, only_if_new=False):
+    """`only_if_new` skips the witnesses that hold the head already (the on-commit writes after a
+    transaction's first entry)."""
     sources = witnesses()
-    with transaction.atomic(durable=True):  # a witness must only see committed entries
-        head = AuditEntry.objects.order_by("-id").values_list("id", "hash").first()
-        newest, records, unreadable = _read(sources)
-        problems = []
-        for record in records:
-            found = contradiction(record)
-            problem = found[1] if found else head and _break_after(record, head[0])
-            if problem:
-                problems.append(problem)
+    newest, records, unreadable = _read(sources)
+    problems, head = _walk_from(records)
     if problems:
         raise WitnessRefused("; ".join(problems))
     for message in unreadable:
@@ -256,8 +271,9 @@ def witness_head(reason="certificate", *, only_if_new=False):
 
 
 def _witness_quietly(reason):
+    """After a commit (so outside any transaction): never raises, logs instead."""
     try:
-        witness_head(reason, only_if_new=reason == "commit")
+        _witness(reason, only_if_new=reason == "commit")
     except WitnessRefused as exc:
         logger.error("not witnessing the audit chain: %s", exc)
     except Exception:

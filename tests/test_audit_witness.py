@@ -12,7 +12,7 @@ import logging
 import django_rq
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from chatdata.audit import entry_hash, verify_chain, write_audit
 from chatdata.models import AuditEntry
@@ -97,6 +97,28 @@ def test_a_failed_witness_never_fails_the_action(django_capture_on_commit_callba
     assert [r["id"] for r in redis_records()] == [entry.pk]  # the other witness still took it
 
 
+def test_the_certificate_witnesses_only_committed_entries(audit_witness):
+    from chatdata.witness import witness_head
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write_audit("purge.complete", actor=None, target="erasure 7")
+        witness_head("certificate")  # the entry above may still roll back
+    assert not audit_witness.exists()
+    entry = write_audit("purge.complete", actor=None, target="erasure 7")  # committed, as far as this test can tell
+    record = witness_head("certificate")
+    assert (record.id, record.hash, record.reason) == (entry.pk, entry.hash, "certificate")
+    assert record.source == f"the audit witness file {audit_witness} and Redis (key {WITNESS_REDIS_KEY})"
+    assert file_records(audit_witness)[-1]["reason"] == "certificate"
+
+
+def test_a_record_cut_short_by_a_crash_does_not_swallow_the_next(witnessed, audit_witness):
+    audit_witness.write_text('{"at":"2026-12-05T10:31:02+00:00","id":')
+    (entry,) = witnessed(1)
+    lines = audit_witness.read_text().splitlines()
+    assert len(lines) == 2 and (json.loads(lines[1])["id"], json.loads(lines[1])["hash"]) == (entry.pk, entry.hash)
+    assert verify_chain().witness.status == "confirmed"
+
+
 def test_the_newest_witness_is_the_highest_id_whatever_the_line_order(witnessed, audit_witness):
     first, second = witnessed(2)
     # Two processes that committed one after the other may append their lines the other way round.
@@ -120,6 +142,8 @@ def test_it_names_the_entries_cut_from_the_tail(witnessed):
 
 
 def test_an_entry_appended_after_the_cut_does_not_hide_it(witnessed, audit_witness, caplog):
+    from chatdata.witness import WitnessRefused, witness_job
+
     entries = witnessed(4)
     cut_after(entries[1])
     with caplog.at_level(logging.ERROR):
@@ -128,6 +152,8 @@ def test_an_entry_appended_after_the_cut_does_not_hide_it(witnessed, audit_witne
     # The witness does not follow a chain that lost what it saw: it keeps #4 as the newest.
     assert max(r["id"] for r in file_records(audit_witness)) == entries[3].pk
     assert f"not witnessing the audit chain: entries #{entries[2].pk} to #{entries[3].pk} are missing" in caplog.text
+    with pytest.raises(WitnessRefused, match=f"entries #{entries[2].pk} to #{entries[3].pk} are missing"):
+        witness_job()  # nor does the minute job: it fails, for the RQ dashboard to show
     report = verify_chain()
     assert not report.ok and f"entries #{entries[2].pk} to #{entries[3].pk} are missing" in report.problem
     assert report.checked == 3
