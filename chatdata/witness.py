@@ -51,6 +51,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from chatdata.audit import chain_problem
 from chatdata.models import AuditEntry
@@ -153,8 +155,9 @@ class RedisWitness:
     def _client(self):
         url = settings.REDIS_URL
         if url not in _clients:
-            # Short timeouts: a Redis that hangs must not hold up the request that just committed.
-            _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            # Short timeouts and no retries: a Redis that is down must not hold up the request that
+            # just committed for long; the file still takes the record, the minute job catches up.
+            _clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
         return _clients[url]
 
     def newest(self):
