@@ -87,7 +87,7 @@ class Witness:
     def parse(cls, text, source):
         document = json.loads(text)
         at, pk, digest = datetime.fromisoformat(document["at"]), document["id"], document["hash"]
-        if type(pk) is not int or pk < 1 or not HASH.fullmatch(digest) or at.tzinfo is None:
+        if type(pk) is not int or not 1 <= pk < 2**63 or not HASH.fullmatch(digest) or at.tzinfo is None:
             raise ValueError("not a witness record")
         return cls(at, pk, digest, str(document.get("reason", "")), source)
 
@@ -110,7 +110,7 @@ def _newest(texts, source):
         except (ValueError, KeyError, TypeError, AttributeError):
             unparsed += 1
     if not records and unparsed:
-        raise WitnessUnreadable(f"{source} could not be read: no witness record among its last {unparsed} lines")
+        raise WitnessUnreadable(f"{source} could not be read: none of its last {unparsed} records is a witness record")
     return max(records, key=lambda record: record.id, default=None)
 
 
