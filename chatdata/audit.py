@@ -1,4 +1,5 @@
-"""The audit log: append-only (a database trigger, migration 0005) and hash-chained.
+"""The audit log: append-only (database triggers, migrations 0005 and 0006), hash-chained, and
+anchored outside the table by a witness of the chain's head (chatdata.witness).
 
 `write_audit(action, actor=..., ...)` appends one entry inside the caller's transaction, so the
 entry commits or rolls back with the change it records. Every entry stores `prev_hash`, the hash
@@ -6,14 +7,17 @@ of the entry before it, and `hash = sha256(canonical JSON of its own fields + pr
 Appends are serialized: on PostgreSQL by a transaction-scoped advisory lock taken before reading
 the last hash (held until the caller commits, so ids follow chain order); on SQLite the
 database's single writer does it. `verify_chain()` walks the log in id order and reports the
-first entry whose hash or link does not match: an edited, deleted or inserted row.
+first entry whose hash or link does not match: an edited, deleted or inserted row. A chain cut
+short, a re-hashed newest entry or an emptied table is consistent in itself: the witness shows
+those, and `verify_chain()` compares the table with it too. Every commit that appended entries
+writes the new head to the witness (`witness_after_commit`).
 
 Actions are dotted names; the ones chatsweep writes are listed in ACTIONS.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -117,7 +121,19 @@ def write_audit(
     )
     entry.hash = entry_hash(entry)
     entry.save(force_insert=True)
+    from chatdata.witness import witness_after_commit  # here: chatdata.witness imports this module
+
+    witness_after_commit()
     return entry
+
+
+def chain_problem(entry, previous_hash):
+    """What is wrong with `entry` coming after an entry hashed `previous_hash`, or ""."""
+    if entry.prev_hash != previous_hash:
+        return f"entry #{entry.pk} does not follow the entry before it (one was removed or inserted)"
+    if entry_hash(entry) != entry.hash:
+        return f"entry #{entry.pk} was altered: its hash does not match its fields"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -126,22 +142,36 @@ class ChainReport:
     checked: int
     first_bad_id: int | None = None
     problem: str = ""
+    witness: object = None  # chatdata.witness.WitnessCheck
 
     def as_dict(self):
-        return {"ok": self.ok, "checked": self.checked, "first_bad_id": self.first_bad_id, "problem": self.problem}
+        return {
+            "ok": self.ok, "checked": self.checked, "first_bad_id": self.first_bad_id, "problem": self.problem,
+            "witness": self.witness.as_dict() if self.witness else None,
+        }
+
+
+def with_witness(report, witness):
+    """`report` (of the chain's own links) completed by the comparison with its witness."""
+    if witness.ok:
+        return replace(report, witness=witness)
+    if report.ok:
+        return replace(report, ok=False, first_bad_id=witness.first_bad_id, problem=witness.message, witness=witness)
+    return replace(report, problem=f"{report.problem}; and {witness.message}", witness=witness)
 
 
 def verify_chain(chunk_size=2000):
-    """Walk the whole log in id order; the report names the first entry that breaks the chain."""
+    """Walk the whole log in id order, then compare it with the newest witness of its head; the
+    report names the first entry that breaks the chain, or what the witness saw that is missing."""
+    from chatdata.witness import check_witness
+
     previous = GENESIS
     checked = 0
+    report = None
     for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
-        if entry.prev_hash != previous:
-            return ChainReport(
-                False, checked, entry.pk, f"entry #{entry.pk} does not follow the entry before it (one was removed or inserted)"
-            )
-        if entry_hash(entry) != entry.hash:
-            return ChainReport(False, checked, entry.pk, f"entry #{entry.pk} was altered: its hash does not match its fields")
+        if problem := chain_problem(entry, previous):
+            report = ChainReport(False, checked, entry.pk, problem)
+            break
         previous = entry.hash
         checked += 1
-    return ChainReport(True, checked)
+    return with_witness(report or ChainReport(True, checked), check_witness())

@@ -1,12 +1,13 @@
-"""`./chatsweep demo`: set up a local demo, then run the web server and an RQ worker together.
+"""`./chatsweep demo`: set up a local demo, then run the web server, an RQ worker and RQ's cron together.
 
 Setup is idempotent, so a second start is fast: migrate, load demo data with seed_demo only when
 the database holds no chat data yet, and print one login per role (passwords kept under var/).
 
-The web server (`runserver --noreload`) and the worker (`rqworker default`) run as child
-processes, each in its own process group, so Ctrl-C in the terminal reaches only this launcher,
-which then stops both in order (SIGINT: the worker finishes its current job; escalating if they
-hang) before it releases the embedded Redis. If either child dies, the other is stopped too. The
+The web server (`runserver --noreload`), the worker (`rqworker default`) and the cron
+(`rqcron chatdata.cron`: it enqueues the audit witness job every minute, chatdata.witness) run as
+child processes, each in its own process group, so Ctrl-C in the terminal reaches only this
+launcher, which then stops them in order (SIGINT: the worker finishes its current job; escalating
+if they hang) before it releases the embedded Redis. If one child dies, the others are stopped. The
 children also get SIGTERM from the kernel if the launcher itself is killed (Linux
 PR_SET_PDEATHSIG), so no orphaned server keeps the port.
 """
@@ -73,7 +74,7 @@ def main(argv=None):
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="./chatsweep demo",
-        description="Set up a local demo, then run the web server and an RQ worker together; Ctrl-C stops both.",
+        description="Set up a local demo, then run the web server, an RQ worker and RQ's cron together; Ctrl-C stops them.",
     )
     parser.add_argument("--port", type=int, help="web server port on 127.0.0.1 (default: $PORT or 8000)")
     sizes = parser.add_argument_group("demo data size, passed to seed_demo on the first start")
@@ -138,12 +139,14 @@ def _run(port, logins):
     try:
         children["web server"] = _spawn("runserver", f"{HOST}:{port}", "--noreload")
         children["RQ worker"] = _spawn("rqworker", "default")
+        children["RQ cron"] = _spawn("rqcron", "chatdata.cron", "--logging-level", "WARNING")
         _wait_until_serving(port, children)
         _say(
             f"\nchatsweep is running at http://{HOST}:{port}/ "
-            f"(web server pid {children['web server'].pid}, RQ worker pid {children['RQ worker'].pid}).\n"
+            f"(web server pid {children['web server'].pid}, RQ worker pid {children['RQ worker'].pid}, "
+            f"RQ cron pid {children['RQ cron'].pid}).\n"
             f"Log in with one of these; each login is named after its role:\n{logins}\n"
-            "Ctrl-C stops the web server, the worker and the embedded Redis.\n"
+            "Ctrl-C stops the web server, the worker, the cron and the embedded Redis.\n"
         )
         while True:
             for name, child in children.items():
@@ -155,7 +158,7 @@ def _run(port, logins):
                     )
             time.sleep(0.3)
     except Stop:
-        _say("\nStopping the web server and the RQ worker ...")
+        _say("\nStopping the web server, the RQ worker and the RQ cron ...")
     except DemoError as exc:
         print(f"\n{exc}", file=sys.stderr, flush=True)
         exit_code = 1

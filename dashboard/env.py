@@ -8,6 +8,7 @@ unrelated place.
 import os
 import re
 import zoneinfo
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -105,3 +106,18 @@ def env_timezone(name, default="UTC"):
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise bad(name, value, "an IANA time zone name such as UTC or Europe/Berlin") from None
     return value
+
+
+def env_file_path(name, default):
+    """An absolute path to a file (existing or not), or `default` when unset. Relative paths are
+    refused: each process (web server, worker, cron) would resolve one against its own working
+    directory."""
+    value = _raw(name)
+    if not value:
+        return Path(default)
+    path = Path(value)
+    if not path.is_absolute():
+        raise bad(name, value, "an absolute path to a file")
+    if path.is_dir():
+        raise bad(name, value, "a path to a file, not a directory")
+    return path

@@ -13,6 +13,7 @@ from dashboard.env import (
     bad,
     env_bool,
     env_choice,
+    env_file_path,
     env_int,
     env_list,
     env_redis_url,
@@ -127,6 +128,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
+
+# --- audit log --------------------------------------------------------------------------------
+# The witness of the audit chain's head (chatdata.witness): JSON lines appended by every process
+# that writes to the log. A copy also goes to Redis when REDIS_URL names a server.
+AUDIT_WITNESS_FILE = env_file_path("AUDIT_WITNESS_FILE", VAR_DIR / "audit-witness.jsonl")
 
 # --- auth -------------------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -1,7 +1,9 @@
-"""The audit log: append-only in the database, hash-chained, and checked by verify_audit."""
+"""The audit log: append-only in the database, hash-chained, and checked by verify_audit.
+(tests/test_audit_witness.py: the witness of the chain's head, and what it catches.)"""
 
 import threading
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
@@ -21,11 +23,19 @@ def write_three(actor):
 
 
 def without_trigger():
-    """The table owner can switch the trigger off (rolled back with the test's transaction)."""
+    """The table owner can switch the triggers off (rolled back with the test's transaction)."""
     with connection.cursor() as cursor:
         # Deferred foreign-key checks of the new rows must run first, or ALTER TABLE refuses.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE chatdata_auditentry DISABLE TRIGGER auditentry_append_only")
+        cursor.execute("ALTER TABLE chatdata_auditentry DISABLE TRIGGER USER")
+
+
+def plain_connection():
+    """A connection of its own to the test database, outside Django and the test's transaction."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)
 
 
 def test_it_chains_each_entry_to_the_one_before(moderator):
@@ -35,7 +45,8 @@ def test_it_chains_each_entry_to_the_one_before(moderator):
     assert (first.actor_name, first.role, third.actor_name, third.role) == ("mona", "moderator", "system", "system")
     stored = AuditEntry.objects.get(pk=second.pk)
     assert entry_hash(stored) == stored.hash  # recomputes from what the database gives back
-    assert verify_chain().as_dict() == {"ok": True, "checked": 3, "first_bad_id": None, "problem": ""}
+    report = verify_chain().as_dict()
+    assert {key: report[key] for key in ("ok", "checked", "first_bad_id", "problem")} == {"ok": True, "checked": 3, "first_bad_id": None, "problem": ""}
 
 
 def test_it_refuses_updates_in_the_database(moderator):
@@ -55,6 +66,25 @@ def test_it_refuses_deletes_in_the_database(moderator):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEntry.objects.order_by("id").first().delete()
     assert AuditEntry.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
+def test_it_refuses_update_delete_and_truncate_to_any_connection_even_in_replica_mode():
+    entries = [write_audit("purge.preview", actor=None, target=f"conversation c{i}") for i in range(2)]
+    with plain_connection() as other:
+        for replica in (False, True):
+            if replica:
+                # What PURGE_SKIP_FK_TRIGGERS's grant lets a role do: ordinary triggers stop firing.
+                other.execute("SET session_replication_role = replica")
+            for statement in (
+                "UPDATE chatdata_auditentry SET reason = 'nothing to see'",
+                "DELETE FROM chatdata_auditentry WHERE id = %s" % entries[-1].pk,
+                "TRUNCATE chatdata_auditentry",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                    other.execute(statement)
+    assert list(AuditEntry.objects.order_by("id")) == entries
+    assert verify_chain().ok
 
 
 def test_it_detects_an_altered_entry(moderator):

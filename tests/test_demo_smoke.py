@@ -1,10 +1,12 @@
 """The README's first command, `./chatsweep demo`, on the embedded defaults: SQLite and an
 embedded Redis under a temporary var/ directory, no DATABASE_URL or REDIS_URL, a free port and a
 small data set. It must serve the login page, accept a printed login, run a job on its worker,
-and leave no process behind when stopped.
+witness the audit chain's head (on commit, and through its cron every minute), and leave no
+process behind when stopped.
 """
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 300  # a cold start migrates and seeds; the machine may be busy
-CLEARED = {"DATABASE_URL", "REDIS_URL", "PORT", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+CLEARED = {"DATABASE_URL", "REDIS_URL", "PORT", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "AUDIT_WITNESS_FILE"}
 SMALL = ["--users", "12", "--conversations", "16", "--messages", "400", "--seed", "7"]
 
 
@@ -59,7 +61,9 @@ class Demo:
         )
         threading.Thread(target=self._collect, args=(self.process.stdout,), daemon=True).start()
         self.wait_for("chatsweep is running at", STARTUP_TIMEOUT)
-        self.web_pid, self.worker_pid = map(int, re.search(r"web server pid (\d+), RQ worker pid (\d+)", self.output).groups())
+        self.web_pid, self.worker_pid, self.cron_pid = map(
+            int, re.search(r"web server pid (\d+), RQ worker pid (\d+), RQ cron pid (\d+)", self.output).groups()
+        )
         self.redis_pid = int((self.var_dir / "redis.pid").read_text())
         return self
 
@@ -102,7 +106,7 @@ def demo(tmp_path_factory):
     yield demo
     if hasattr(demo, "process"):
         demo.stop_now()
-        for pid in (getattr(demo, "web_pid", None), getattr(demo, "worker_pid", None), getattr(demo, "redis_pid", None)):
+        for pid in (getattr(demo, name, None) for name in ("web_pid", "worker_pid", "cron_pid", "redis_pid")):
             if pid and not gone(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -152,9 +156,20 @@ def test_it_serves_the_login_page_runs_jobs_and_stops_cleanly(demo):
     job = run_job_through_the_demo_worker(demo)
     assert "status finished result hello-embedded-world" in job.stdout, job.stdout + job.stderr
 
+    # The login's audit entry was witnessed on commit, and the cron's job (enqueued at its start,
+    # then every minute; run by the worker) witnessed the head too, once there was one.
+    witness = demo.var_dir / "audit-witness.jsonl"
+    deadline = time.monotonic() + 100
+    while '"reason":"minute"' not in (witness.read_text() if witness.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    reasons = {json.loads(line)["reason"] for line in witness.read_text().splitlines()}
+    assert reasons == {"commit", "minute"}, witness.read_text()
+    verified = subprocess.run([sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=demo.env, capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0 and "the chain reaches the newest witness" in verified.stdout, verified.stdout + verified.stderr
+
     assert demo.ctrl_c() == 0
     assert "Stopped the embedded Redis." in demo.output
-    assert gone(demo.web_pid) and gone(demo.worker_pid) and gone(demo.redis_pid)
+    assert gone(demo.web_pid) and gone(demo.worker_pid) and gone(demo.cron_pid) and gone(demo.redis_pid)
     assert not (demo.var_dir / "redis.sock").exists()
 
 
@@ -172,4 +187,4 @@ def test_it_starts_again_quickly_with_the_same_logins_and_stops_when_a_process_d
     os.kill(demo.worker_pid, signal.SIGKILL)
     assert demo.process.wait(60) == 1
     assert "The RQ worker stopped unexpectedly" in demo.output
-    assert gone(demo.web_pid) and gone(demo.redis_pid)
+    assert gone(demo.web_pid) and gone(demo.cron_pid) and gone(demo.redis_pid)

@@ -426,6 +426,33 @@ def test_it_shows_the_chain_status_and_verifies_the_whole_chain(client, auditor,
     assert f"Entry #{log[4].pk} was altered" in page and "4 entries before it are good" in page
 
 
+def test_it_compares_the_chain_with_its_witness_on_both_pages(client, auditor, log, django_capture_on_commit_callbacks):
+    client.force_login(auditor)
+    page = client.get(reverse("audit:log")).content.decode()
+    assert "chain intact" in page and "No witness of the chain&#x27;s head exists yet" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        newest = write_audit("hold.release", actor=None, target="user u-3")
+    page = client.get(reverse("audit:log")).content.decode()
+    assert f"The chain reaches the newest witness: entry #{newest.pk}" in page
+    assert f"reaches the newest witness: entry #{newest.pk}" in client.get(reverse("audit:verify")).content.decode()
+    without_trigger()
+    AuditEntry.objects.filter(pk__gt=log[6].pk)._raw_delete(AuditEntry.objects.db)
+    missing = f"Entries #{log[7].pk} to #{newest.pk} are missing: the newest witness"
+    page = client.get(reverse("audit:log")).content.decode()
+    assert "chain broken" in page and missing in page
+    page = client.get(reverse("audit:verify")).content.decode()
+    assert "broken" in page and missing in page and "All 7 entries verified" not in page
+
+
+def test_it_witnesses_the_head_with_each_export(client, compliance, log, django_capture_on_commit_callbacks, audit_witness):
+    client.force_login(compliance)
+    with django_capture_on_commit_callbacks(execute=True):
+        exported(client, "csv")
+    export = AuditEntry.objects.order_by("-id").first()
+    newest = json.loads(audit_witness.read_text().splitlines()[-1])
+    assert (export.action, newest["id"], newest["hash"], newest["reason"]) == ("audit.export", export.pk, export.hash, "export")
+
+
 # --- logins ----------------------------------------------------------------------------------------
 
 

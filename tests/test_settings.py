@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
-    "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
+    "ALLOWED_HOSTS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
@@ -34,6 +34,7 @@ SHOW = (
     "'debug': s.DEBUG, 'engine': db['ENGINE'], 'db_name': db['NAME'], 'db_host': db.get('HOST'), "
     "'db_port': db.get('PORT'), 'embedded_redis': s.EMBEDDED_REDIS, 'rq': s.RQ_QUEUES['default'], "
     "'hosts': s.ALLOWED_HOSTS, 'tz': s.TIME_ZONE, 'media': str(s.MEDIA_ROOT), 'log_level': s.LOG_LEVEL, "
+    "'witness': str(s.AUDIT_WITNESS_FILE), "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
     "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS, "
     "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS]}))"
@@ -80,6 +81,9 @@ BAD = [
     ("SECRET_KEY", {"DEBUG": "0", "SECRET_KEY": "short"}),
     ("LOG_LEVEL", {"LOG_LEVEL": "LOUD"}),
     ("SESSION_COOKIE_SECURE", {"SESSION_COOKIE_SECURE": "perhaps"}),
+    # Every process (web server, worker, cron) must write the same file, whatever its working directory.
+    ("AUDIT_WITNESS_FILE", {"AUDIT_WITNESS_FILE": "var/audit-witness.jsonl"}),
+    ("AUDIT_WITNESS_FILE", {"AUDIT_WITNESS_FILE": "/tmp"}),
 ]
 
 
@@ -129,6 +133,7 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_BATCH_TARGET_MS="400",
         PURGE_BATCH_PAUSE_PERCENT="0",
         PURGE_SKIP_FK_TRIGGERS="off",
+        AUDIT_WITNESS_FILE=str(tmp_path / "witness" / "audit.jsonl"),
     )
 
     assert result.returncode == 0, result.stderr
@@ -143,6 +148,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["tz"] == "Europe/Berlin"
     assert shown["media"] == str(tmp_path / "files")
     assert shown["log_level"] == "INFO"
+    assert shown["witness"] == str(tmp_path / "witness" / "audit.jsonl")
     assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off"]
 
 
@@ -169,6 +175,7 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["embedded_redis"] is True
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
+    assert shown["witness"] == str(var / "audit-witness.jsonl")
     assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis

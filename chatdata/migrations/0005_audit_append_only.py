@@ -4,7 +4,9 @@ A trigger refuses every UPDATE and DELETE of chatdata_auditentry, whoever connec
 application, the Django admin, or someone at a SQL prompt. Changing the log takes disabling the
 trigger first (which needs the table owner's rights and still breaks the hash chain that
 `manage.py verify_audit` checks). TRUNCATE is left alone on purpose: it needs the owner's rights too,
-and the test runner empties tables with it between transactional tests.
+and the test runner empties tables with it between transactional tests. (Migration 0006 refuses it
+after all, and makes both triggers fire in replica mode too; tests/conftest.py lets the test flush
+through.)
 """
 
 from django.db import migrations

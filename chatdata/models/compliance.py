@@ -12,10 +12,12 @@ The window is half-open like every range (`start <= sent_at < end`); a missing b
 One-way effects (hide for one member, clear a member's history, hide a conversation for a member)
 remove nothing from the server's store, so holds do not restrict them.
 
-AuditEntry: append-only, enforced in the database (a trigger refuses UPDATE and DELETE, see
-migration 0005), and hash-chained: each entry stores the hash of the previous one and its own
-hash over a canonical JSON of its fields (chatdata.audit), so editing or removing a row with the
-trigger switched off is still detected by `manage.py verify_audit`.
+AuditEntry: append-only, enforced in the database (triggers refuse UPDATE, DELETE and TRUNCATE
+in every replication mode, migrations 0005 and 0006), and hash-chained: each entry stores the
+hash of the previous one and its own hash over a canonical JSON of its fields (chatdata.audit), so
+editing or removing a row with the triggers switched off is still detected by `manage.py
+verify_audit`; cutting the tail, re-hashing the newest entry or emptying the table is detected
+against the witness of the chain's head kept outside the database (chatdata.witness).
 """
 
 from django.conf import settings

@@ -9,7 +9,7 @@ An export is a POST (it writes to the log: DESIGN.md invariant 6) and streams th
 oldest first through a server-side cursor, so its memory stays flat however long the log is. It is
 bounded by the newest entry id at the moment of the request and writes its own `audit.export`
 entry (filters, format, that bound, the number of entries) before the first byte goes out
-(invariant 4). Every column is exported, hashes included, so the file can be checked against the
+(invariant 4), and the chain's head, that entry included, goes to the witness (chatdata.witness). Every column is exported, hashes included, so the file can be checked against the
 chain. CSV cells that a spreadsheet would run as a formula (= + - @ at the start of a text field)
 get a leading apostrophe; JSON lines carry every value exactly.
 """
@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chatdata.audit import verify_chain, write_audit
 from chatdata.models import AuditEntry
+from chatdata.witness import witness_after_commit
 from chatdata.permissions import can_export_audit, can_view_audit
 from dashboard.forms import STALE_CURSOR
 from dashboard.oversight_forms import ALL_ACTIONS, SYSTEM_ACTOR, AuditFilterForm
@@ -188,6 +189,7 @@ def export(request, fmt):
         counts={"entries": entries.count()},
         ip=client_ip(request),
     )
+    witness_after_commit("export")
     content_type, extension = FORMATS[fmt]
     lines = _csv_lines(entries) if fmt == "csv" else _json_lines(entries)
     response = StreamingHttpResponse(lines, content_type=content_type)

@@ -1,5 +1,6 @@
 """What the oversight pages (approvals, legal holds, audit log) share: who may open them, the
-guard decorator, links to part A's job pages, and a cheap check of the audit chain's tail.
+guard decorator, links to part A's job pages, and a cheap check of the audit chain's tail and
+its witness.
 
 The rules for *acting* (approve, reject, place or release a hold, export) are the engine's, in
 chatdata.permissions; the two rules for *looking* that it does not spell out yet live here (asked
@@ -12,9 +13,10 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from chatdata import roles
-from chatdata.audit import GENESIS, entry_hash
+from chatdata.audit import GENESIS, ChainReport, chain_problem, with_witness
 from chatdata.models import AuditEntry
 from chatdata.permissions import can_export_audit, can_manage_holds, can_view_audit
+from chatdata.witness import check_witness
 
 TAIL = 200
 
@@ -66,21 +68,20 @@ def job_url(pk):
 
 
 def verify_tail(n=TAIL):
-    """Check the newest `n` entries: each hash recomputes from its fields and each links to the
-    one before it. A few milliseconds, for the audit page's status line; `verify_chain` (the
-    "Verify the whole chain" page and `manage.py verify_audit`) walks everything."""
+    """Check the newest `n` entries (each hash recomputes from its fields and each links to the one
+    before it) and compare the table with the newest witness of its head: a few milliseconds, for
+    the audit page's status line. `verify_chain` (the "Verify the whole chain" page and
+    `manage.py verify_audit`) walks everything."""
     newest = list(AuditEntry.objects.order_by("-id")[: n + 1])
     newest.reverse()
-    if not newest:
-        return {"ok": True, "checked": 0, "problem": ""}
     # The oldest fetched entry only anchors the link of the next one, unless it is the first ever.
     anchor = newest[0] if len(newest) > n else None
     checked = newest[1:] if anchor else newest
     previous = anchor.hash if anchor else GENESIS
+    report = ChainReport(True, len(checked))
     for entry in checked:
-        if entry.prev_hash != previous:
-            return {"ok": False, "checked": len(checked), "problem": f"entry #{entry.pk} does not follow the entry before it (one was removed or inserted)"}
-        if entry_hash(entry) != entry.hash:
-            return {"ok": False, "checked": len(checked), "problem": f"entry #{entry.pk} was altered: its hash does not match its fields"}
+        if problem := chain_problem(entry, previous):
+            report = ChainReport(False, len(checked), entry.pk, problem)
+            break
         previous = entry.hash
-    return {"ok": True, "checked": len(checked), "problem": ""}
+    return with_witness(report, check_witness())
