@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from chatdata import roles
+from tests import csp_check
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -92,3 +93,24 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(request, monkeypatch):
+    """Browser tests fail on any Content Security Policy violation a page reports: every context
+    they open (pytest-playwright's `page` too) is watched from its first page on."""
+    if request.node.get_closest_marker("browser") is None:
+        yield []
+        return
+    browser = request.getfixturevalue("browser")
+    found = []
+    new_context = browser.new_context
+
+    def watched_new_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        csp_check.watch(context, into=found)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_new_context)
+    yield found
+    assert found == [], "Content Security Policy violations:\n" + "\n".join(found)
