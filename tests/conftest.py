@@ -4,7 +4,10 @@ Tests run against the real PostgreSQL and Redis servers given by DATABASE_URL an
 (`./chatsweep test` sets both to the local servers when unset).
 """
 
+import hashlib
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -15,6 +18,7 @@ from tests import csp_check
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_staff(username, *role_names, superuser=False):
@@ -114,3 +118,43 @@ def csp_violations(request, monkeypatch):
     monkeypatch.setattr(browser, "new_context", watched_new_context)
     yield found
     assert found == [], "Content Security Policy violations:\n" + "\n".join(found)
+
+
+def checkout_state():
+    """What `git status` says of the checkout, with a hash of each file it lists (so a file
+    rewritten again while already modified counts too); None outside a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "-z"],
+            cwd=ROOT, capture_output=True, check=True, timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    state = {}
+    for entry in filter(None, listed.decode(errors="replace").split("\0")):
+        path = ROOT / entry[3:]
+        state[entry] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_the_checkout_as_it_was():
+    """A test run writes only under the var dir and temporary directories, never into committed
+    files: CI would be left with a dirty tree (issue 11). UPDATE_SCREENSHOTS=1 is the one way to
+    let it change something, docs/screenshots/ (tests/screenshots.py)."""
+    from tests import screenshots
+
+    before = checkout_state()
+    yield
+    after = checkout_state()
+    if before is None or after is None:
+        return
+    allowed = screenshots.DOCS.relative_to(ROOT).as_posix() + "/" if screenshots.updating() else None
+    changed = sorted(
+        entry[3:] for entry, _ in set(before.items()) ^ set(after.items())
+        if not (allowed and entry[3:].startswith(allowed))
+    )
+    assert not changed, (
+        "the test run changed files of the checkout (write under settings.VAR_DIR or tmp_path instead; "
+        "or were they edited during the run?): " + ", ".join(dict.fromkeys(changed))
+    )
