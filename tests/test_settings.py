@@ -96,6 +96,8 @@ BAD = [
     ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X Forwarded Proto"}),
     ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto=https"}),
     ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "-Forwarded-Proto"}),
+    # WSGI passes these two without the HTTP_ prefix: the setting would never match, and redirect forever.
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "Content-Type: https"}),
 ]
 
 
@@ -288,3 +290,22 @@ def test_it_leaves_subdomains_and_preloading_to_the_operator(tmp_path):
     assert result.returncode == 0, result.stderr
     warnings = sorted(set(re.findall(r"\(security\.(W\d+)\)", result.stderr)))
     assert warnings == ["W005", "W021"], result.stderr
+
+
+@pytest.mark.django_db
+def test_it_redirects_plain_http_and_trusts_the_proxy_header_as_parsed(client, settings, monkeypatch):
+    from dashboard.env import env_proxy_header
+
+    monkeypatch.setenv("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    settings.SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+    settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS = True, 31_536_000
+
+    plain = client.get("/login/")
+    claimed_http = client.get("/login/", headers={"X-Forwarded-Proto": "http"})
+    through_the_proxy = client.get("/login/", headers={"X-Forwarded-Proto": "https"})
+
+    assert (plain.status_code, plain["Location"]) == (301, "https://testserver/login/")
+    assert claimed_http.status_code == 301
+    assert through_the_proxy.status_code == 200
+    assert through_the_proxy["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain  # HSTS only over HTTPS
