@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 
 NONCE_IN_HEADER = re.compile(r"'nonce-([^']+)'")
+URL_ATTRIBUTES = {"href", "src", "action", "formaction"}
 
 
 class _Collector(HTMLParser):
@@ -29,7 +30,7 @@ class _Collector(HTMLParser):
                 self.problems.append(f"{where} has a style attribute ({value!r}): use a class")
             elif name.startswith("on") or name.startswith("hx-on"):
                 self.problems.append(f"{where} has an inline handler {name}=: use static/chatsweep.js")
-            elif name in {"href", "src", "action", "formaction"} and (value or "").strip().lower().startswith("javascript:"):
+            elif name in URL_ATTRIBUTES and (value or "").strip().lower().startswith("javascript:"):
                 self.problems.append(f"{where} has a javascript: URL in {name}")
         if tag == "script":
             src = attributes.get("src")

@@ -67,7 +67,8 @@ def test_it_serves_every_page_without_a_violation(page, live_server, story, csp_
     assert page.locator("[data-selection-count='purge-selection']").text_content() == "3 selected"
 
     # Django's admin keeps the strict policy; django-rq's dashboard has the relaxed one.
-    for path in ("/admin/", "/admin/auth/user/", f"/admin/auth/user/{story['ada'].pk}/change/", "/admin/auth/user/add/"):
+    ada = story["ada"].pk
+    for path in ("/admin/", "/admin/auth/user/", f"/admin/auth/user/{ada}/change/", "/admin/auth/user/add/"):
         policy = visit(page, base + path)
         assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy, path
     page.get_by_label("Username").fill("newcomer")  # the admin's own scripts work: its form is live

@@ -273,7 +273,10 @@ def deploy_check(tmp_path, **variables):
 
 def test_it_passes_the_deploy_check_with_production_values(tmp_path):
     result = deploy_check(
-        tmp_path, SECURE_HSTS_INCLUDE_SUBDOMAINS="1", SECURE_HSTS_PRELOAD="1", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"
+        tmp_path,
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="1",
+        SECURE_HSTS_PRELOAD="1",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
     )
 
     assert result.returncode == 0, result.stderr
