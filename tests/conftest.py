@@ -5,12 +5,16 @@ Tests run against the real PostgreSQL and Redis servers given by DATABASE_URL an
 (`./chatsweep test` sets both to the local servers when unset).
 """
 
+import hashlib
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from chatdata import roles
+from tests import csp_check
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -19,6 +23,7 @@ AUDIT_TABLE = "chatdata_auditentry"
 WITNESS_REDIS_KEY = "chatsweep:audit-witness"  # chatdata.witness.REDIS_KEY
 # How pg_trigger.tgenabled puts a trigger back as it was.
 TRIGGER_STATES = {"O": "ENABLE TRIGGER", "A": "ENABLE ALWAYS TRIGGER", "R": "ENABLE REPLICA TRIGGER", "D": "DISABLE TRIGGER"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_staff(username, *role_names, superuser=False):
@@ -139,3 +144,64 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(request, monkeypatch):
+    """Browser tests fail on any Content Security Policy violation a page reports: every context
+    they open (pytest-playwright's `page` too) is watched from its first page on."""
+    if request.node.get_closest_marker("browser") is None:
+        yield []
+        return
+    browser = request.getfixturevalue("browser")
+    found = []
+    new_context = browser.new_context
+
+    def watched_new_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        csp_check.watch(context, into=found)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_new_context)
+    yield found
+    assert found == [], "Content Security Policy violations:\n" + "\n".join(found)
+
+
+def checkout_state():
+    """What `git status` says of the checkout, with a hash of each file it lists (so a file
+    rewritten again while already modified counts too); None outside a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "-z"],
+            cwd=ROOT, capture_output=True, check=True, timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    state = {}
+    for entry in filter(None, listed.decode(errors="replace").split("\0")):
+        path = ROOT / entry[3:]
+        state[entry] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_the_checkout_as_it_was():
+    """A test run writes only under the var dir and temporary directories, never into committed
+    files: CI would be left with a dirty tree (issue 11). UPDATE_SCREENSHOTS=1 is the one way to
+    let it change something, docs/screenshots/ (tests/screenshots.py)."""
+    from tests import screenshots
+
+    before = checkout_state()
+    yield
+    after = checkout_state()
+    if before is None or after is None:
+        return
+    allowed = screenshots.DOCS.relative_to(ROOT).as_posix() + "/" if screenshots.updating() else None
+    changed = sorted(
+        entry[3:] for entry, _ in set(before.items()) ^ set(after.items())
+        if not (allowed and entry[3:].startswith(allowed))
+    )
+    assert not changed, (
+        "the test run changed files of the checkout (write under settings.VAR_DIR or tmp_path instead; "
+        "or were they edited during the run?): " + ", ".join(dict.fromkeys(changed))
+    )

@@ -1,10 +1,10 @@
 """Browsing in real Chromium against a live server: log in, open a conversation, page to older
-messages through htmx (and without JavaScript), search. Takes the screenshots in docs/screenshots/."""
+messages through htmx (and without JavaScript), search. Takes the screenshots 0x-*.png
+(tests/screenshots.py)."""
 
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -13,10 +13,10 @@ from chatdata import roles
 from chatdata.models import Membership, Message
 from tests.builders import add_attachment, add_hide, add_pending, add_reaction, make_conversation, make_message, make_user
 from tests.conftest import PASSWORD
+from tests.screenshots import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 BODIES = [
     "Morning! Is the release checklist ready?",
@@ -73,11 +73,6 @@ def story(db):
     make_message(peer, lina, sent_at=START + timedelta(days=6), body="今天天气很好，我们去喝咖啡吧？")
     make_message(notices, system, sent_at=START + timedelta(days=1), body="Your password was changed.", kind="system")
     return {"team": team, "alice": alice, "history": history}
-
-
-def shot(page, name, *, full_page=True):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
 def log_in(page, live_server, name=None):

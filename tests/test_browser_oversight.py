@@ -1,6 +1,6 @@
 """The oversight flows in real Chromium against a live server: four-eyes approval, a legal hold
 that a later preview leaves out, the audit log filtered and exported. Each flow ends by checking
-the database, not only the page. The screenshots in docs/screenshots/2x-*.png are taken here.
+the database, not only the page. The screenshots 2x-*.png are taken here (tests/screenshots.py).
 
 Every purge here stays under PURGE_INLINE_LIMIT, so approving runs it inside the request and no
 RQ worker is needed (tests/test_browser_purge.py drives the background runs with a real one).
@@ -23,11 +23,11 @@ from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, PurgeSpec, RangeScope, UserScope
 from tests.builders import make_conversation, make_message, make_user
 from tests.conftest import PASSWORD
+from tests.screenshots import shot
 
 # reset_sequences: request and hold numbers start at 1, so the screenshots do not depend on test order.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, reset_sequences=True)]
 
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ZONE = "Europe/Berlin"
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 BODIES = [
@@ -61,11 +61,6 @@ def story(db, settings):
     for i in range(5):
         make_message(lobby, bob, sent_at=START + timedelta(days=i), body="See you in the lobby")
     return {**people, "alice": alice, "bob": bob, "team": team, "lobby": lobby}
-
-
-def shot(page, name, *, full_page=True):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
 def open_as(browser, live_server, username):

@@ -3,7 +3,7 @@
 The worker is `manage.py rqworker default` (a long-running worker, as in production: `--burst`
 would exit before the job page had anything to poll), started on the test database with this
 test's Redis and purge limits, and killed at teardown. Each flow ends by checking the database,
-not only the page. The screenshots in docs/screenshots/1x-*.png are taken here.
+not only the page. The screenshots 1x-*.png are taken here (tests/screenshots.py).
 """
 
 import os
@@ -26,12 +26,12 @@ from chatdata.purge.scopes import ConversationScope, PurgeSpec, RangeScope, User
 from tests.builders import make_conversation, make_user
 from tests.conftest import PASSWORD
 from tests.polling import wait_for
+from tests.screenshots import shot
 
 # reset_sequences: request numbers start at 1 in every test, so the screenshots do not depend on test order.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True, reset_sequences=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
 INLINE_LIMIT = 40  # above this many messages a purge goes to the worker
 BATCH_SIZE = 5  # small batches: a run of a few hundred messages takes long enough to watch
 ZONE = "Europe/Berlin"
@@ -135,11 +135,6 @@ def story(db):
             "old": old, "peer": peer, "lobby": lobby, "bob": bob}
 
 
-def shot(page, name, *, full_page=False):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=full_page)
-
-
 def log_in(page, live_server):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
@@ -176,7 +171,7 @@ def test_it_selects_a_run_of_messages_and_deletes_them(page, live_server, story,
     newest = list(Message.objects.filter(conversation=story["team"]).order_by("-sent_at", "-id").values_list("id", flat=True))
     chosen = {newest[i] for i in (1, 2, 3, 4, 7)}
     page.locator("#purge-selection").evaluate("form => window.scrollTo(0, form.getBoundingClientRect().top + window.scrollY - 12)")
-    shot(page, "10-select-messages.png")
+    shot(page, "10-select-messages.png", full_page=False)
 
     selection.get_by_role("button", name="Preview…").click()
     page.wait_for_url("**/purge/*/")
@@ -212,7 +207,7 @@ def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live
     form.get_by_label("Reason").fill("Retention: support chats older than 30 days")
     form.get_by_label("Ticket").fill("RET-2026-02")
     page.locator(".purge-tools").scroll_into_view_if_needed()
-    shot(page, "11-range-live-preview.png")
+    shot(page, "11-range-live-preview.png", full_page=False)
 
     before = Message.objects.count()
     form.get_by_role("button", name="Preview…").click()
@@ -228,7 +223,7 @@ def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live
     page.get_by_text("“Support” does not match.").wait_for()
     assert Message.objects.count() == before and PurgeRequest.objects.get(pk=purge_pk).state == "previewed"
     page.locator("#confirm-form").scroll_into_view_if_needed()
-    shot(page, "13-confirm-typed.png")
+    shot(page, "13-confirm-typed.png", full_page=False)
 
     page.get_by_label("Type to confirm").fill(f"{expected:,}")
     page.get_by_role("button", name=f"Delete {expected:,} messages").click()
@@ -242,7 +237,7 @@ def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live
         page.locator("#progress-text strong").filter(has_text=f"{frozen:,}").wait_for()
         assert page.locator('#job-live[data-state="running"]').get_attribute("hx-trigger") == "every 1s"
         assert 0 < int(page.locator("#job-progress").get_attribute("value")) < 100
-        shot(page, "14-job-progress.png")
+        shot(page, "14-job-progress.png", full_page=False)
     finally:
         pause_worker(worker, False)
     wait_until_done(page, purge_pk)
@@ -322,7 +317,7 @@ def test_it_deletes_several_conversations_with_a_result_for_each(page, live_serv
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
     states = page.locator("table.jobs .state-badge").all_text_contents()
     assert states == ["Previewed", "Cancelled", "Awaiting approval", "Done"]
-    shot(page, "17-jobs-list.png")
+    shot(page, "17-jobs-list.png", full_page=False)
 
 
 def test_it_works_without_javascript(browser, live_server, story, worker):

@@ -5,6 +5,7 @@ environment: none of chatsweep's variables set except the ones under test.
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -17,8 +18,8 @@ OUR_VARIABLES = {
     "ALLOWED_HOSTS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
-    "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
-    "TIME_ZONE",
+    "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
+    "SECURE_HSTS_SECONDS", "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "TIME_ZONE",
 }
 PRODUCTION = {
     "DEBUG": "0",
@@ -84,6 +85,23 @@ BAD = [
     # Every process (web server, worker, cron) must write the same file, whatever its working directory.
     ("AUDIT_WITNESS_FILE", {"AUDIT_WITNESS_FILE": "var/audit-witness.jsonl"}),
     ("AUDIT_WITNESS_FILE", {"AUDIT_WITNESS_FILE": "/tmp"}),
+    ("SECURE_SSL_REDIRECT", {"SECURE_SSL_REDIRECT": "sometimes"}),
+    ("SECURE_HSTS_SECONDS", {"SECURE_HSTS_SECONDS": "-1"}),
+    ("SECURE_HSTS_SECONDS", {"SECURE_HSTS_SECONDS": "1y"}),
+    ("SECURE_HSTS_INCLUDE_SUBDOMAINS", {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "all"}),
+    # Meaningless without HSTS (the demo's default), or short of what the preload list demands.
+    ("SECURE_HSTS_INCLUDE_SUBDOMAINS", {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "1"}),
+    ("SECURE_HSTS_PRELOAD", {"SECURE_HSTS_PRELOAD": "1", "SECURE_HSTS_SECONDS": "31536000"}),
+    ("SECURE_HSTS_PRELOAD", {"SECURE_HSTS_PRELOAD": "1", "SECURE_HSTS_SECONDS": "3600",
+                             "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto:"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https, http"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X Forwarded Proto"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto=https"}),
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "-Forwarded-Proto"}),
+    # WSGI passes these two without the HTTP_ prefix: the setting would never match, and redirect forever.
+    ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "Content-Type: https"}),
 ]
 
 
@@ -179,3 +197,125 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
+
+
+# --- HTTPS, HSTS, the proxy header, the Content Security Policy (issue 11, item 9) ----------------
+
+SHOW_SECURE = (
+    "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({"
+    "'redirect': s.SECURE_SSL_REDIRECT, 'hsts': s.SECURE_HSTS_SECONDS, 'subdomains': s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+    "'preload': s.SECURE_HSTS_PRELOAD, 'proxy': s.SECURE_PROXY_SSL_HEADER, 'csp': s.SECURE_CSP, "
+    "'session_secure': s.SESSION_COOKIE_SECURE, 'csrf_secure': s.CSRF_COOKIE_SECURE}))"
+)
+# A key Django's deploy check accepts (50 characters, many distinct ones), unlike PRODUCTION's.
+DEPLOY_KEY = "k8#Vq2!wZ0pLr5$Tn9@Xc3^Ym7&Hb1*Jd4(Gf6)Se0_Ua2+Ri8"
+STRICT_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "<CSP_NONCE_SENTINEL>"],
+    "style-src": ["'self'", "<CSP_NONCE_SENTINEL>"],
+    "img-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+
+
+def test_it_keeps_the_demo_on_plain_http(tmp_path):
+    result = start(tmp_path, SHOW_SECURE)
+
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["redirect"], shown["hsts"], shown["subdomains"], shown["preload"], shown["proxy"]) == (
+        False, 0, False, False, None
+    )
+    assert shown["csp"] == STRICT_CSP  # the same policy as production: the demo and the tests exercise it
+
+
+def test_it_is_https_only_when_debug_is_off(tmp_path):
+    result = start(tmp_path, SHOW_SECURE, **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["redirect"], shown["hsts"], shown["subdomains"], shown["preload"], shown["proxy"]) == (
+        True, 31_536_000, False, False, None
+    )
+    assert shown["session_secure"] is True and shown["csrf_secure"] is True
+    assert shown["csp"] == STRICT_CSP
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("X-Forwarded-Proto", ["HTTP_X_FORWARDED_PROTO", "https"]),
+    ("x-forwarded-proto", ["HTTP_X_FORWARDED_PROTO", "https"]),
+    ("X-Forwarded-Ssl: on", ["HTTP_X_FORWARDED_SSL", "on"]),
+    ("  Front-End-Https:On  ", ["HTTP_FRONT_END_HTTPS", "On"]),
+])
+def test_it_reads_the_proxy_header(tmp_path, value, expected):
+    result = start(tmp_path, SHOW_SECURE, **PRODUCTION, SECURE_PROXY_SSL_HEADER=value)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["proxy"] == expected
+
+
+def test_it_takes_explicit_https_values(tmp_path):
+    result = start(
+        tmp_path, SHOW_SECURE, **PRODUCTION, SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="63072000",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="1", SECURE_HSTS_PRELOAD="1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["redirect"], shown["hsts"], shown["subdomains"], shown["preload"]) == (False, 63_072_000, True, True)
+
+
+def deploy_check(tmp_path, **variables):
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the test run's own (Playwright): production never sets it.
+    env = {key: value for key, value in os.environ.items() if key not in OUR_VARIABLES | {"DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env.update({**PRODUCTION, "CHATSWEEP_VAR_DIR": str(tmp_path / "var"), "SECRET_KEY": DEPLOY_KEY, **variables})
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def test_it_passes_the_deploy_check_with_production_values(tmp_path):
+    result = deploy_check(
+        tmp_path,
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="1",
+        SECURE_HSTS_PRELOAD="1",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert result.stderr == ""
+
+
+def test_it_leaves_subdomains_and_preloading_to_the_operator(tmp_path):
+    """Both commit every subdomain of the domain to HTTPS (preloading for months, beyond recall):
+    chatsweep cannot know that they all serve HTTPS, so it does not default them on, and the deploy
+    check says so, nothing else."""
+    result = deploy_check(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    warnings = sorted(set(re.findall(r"\(security\.(W\d+)\)", result.stderr)))
+    assert warnings == ["W005", "W021"], result.stderr
+
+
+@pytest.mark.django_db
+def test_it_redirects_plain_http_and_trusts_the_proxy_header_as_parsed(client, settings, monkeypatch):
+    from dashboard.env import env_proxy_header
+
+    monkeypatch.setenv("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    settings.SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+    settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS = True, 31_536_000
+
+    plain = client.get("/login/")
+    claimed_http = client.get("/login/", headers={"X-Forwarded-Proto": "http"})
+    through_the_proxy = client.get("/login/", headers={"X-Forwarded-Proto": "https"})
+
+    assert (plain.status_code, plain["Location"]) == (301, "https://testserver/login/")
+    assert claimed_http.status_code == 301
+    assert through_the_proxy.status_code == 200
+    assert through_the_proxy["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain  # HSTS only over HTTPS
