@@ -43,6 +43,9 @@ ACTIONS = {
     "purge.resume": "Resumed a purge",
     "hold.add": "Placed a legal hold",
     "hold.release": "Released a legal hold",
+    "import.chat": "Imported chat data",
+    "import.refused": "An import was refused",
+    "import.failed": "An import failed and was rolled back",
 }
 
 HASHED_FIELDS = (

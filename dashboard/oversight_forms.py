@@ -28,6 +28,7 @@ ACTION_GROUPS = {
     "hold.*": "Any legal-hold action",
     "auth.*": "Logins and logouts",
     "audit.*": "Audit-log exports",
+    "import.*": "Imports of chat data",
 }
 SYSTEM_ACTOR = "system"
 REASON_MAX = 2000

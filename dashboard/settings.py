@@ -213,6 +213,13 @@ PURGE_WAL_COMPRESSION = env_choice("PURGE_WAL_COMPRESSION", "lz4", ["off", "lz4"
 # "off": batches always let the database cascade.
 PURGE_SKIP_FK_TRIGGERS = env_choice("PURGE_SKIP_FK_TRIGGERS", "auto", ["auto", "off"])
 
+# --- import_chat ------------------------------------------------------------------------------
+# Largest message body an import accepts, in UTF-8 bytes. 64 KiB holds the longest text any
+# mainstream chat service allows in one message and stays far below what PostgreSQL's full-text
+# entry can take (1 MB of lexemes and positions, which a body of a few hundred KB can already
+# exceed; the importer asks the database about every body big enough to come near it).
+IMPORT_MAX_BODY_BYTES = env_int("IMPORT_MAX_BODY_BYTES", 65_536, minimum=1, maximum=16_777_216)
+
 LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ browse_patterns = (
         path("users/<int:pk>/", browse.user, name="user"),
         path("conversations/", browse.conversations, name="conversations"),
         path("conversations/<int:pk>/", browse.conversation, name="conversation"),
+        path("messages/<int:pk>/", browse.message, name="message"),
         path("attachments/<int:pk>/", browse.attachment, name="attachment"),
         path("search/", browse.search_messages, name="search"),
     ],

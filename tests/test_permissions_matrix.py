@@ -89,6 +89,7 @@ MATRIX = [
     Row("browse:user", GET, "YYYYYNL", args=lambda w: [w.alice.pk]),
     Row("browse:conversations", GET, "YYYYYNL"),
     Row("browse:conversation", GET, "YYYYYNL", args=lambda w: [w.group.pk]),
+    Row("browse:message", GET, "YYYYYNL", args=lambda w: [w.history[0].pk]),
     Row("browse:attachment", GET, "YYYYYNL", args=lambda w: [w.attachment.pk]),
     Row("browse:search", GET, "YYYYYNL", query="?q=message"),
     # approvals: the queue opens to whoever may approve something; each request says who may act

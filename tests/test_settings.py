@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
     "ALLOWED_HOSTS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
+    "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "IMPORT_MAX_BODY_BYTES", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
@@ -38,7 +39,7 @@ SHOW = (
     "'witness': str(s.AUDIT_WITNESS_FILE), "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
     "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS, "
-    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS]}))"
+    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS], 'import_max_body': s.IMPORT_MAX_BODY_BYTES}))"
 )
 
 
@@ -68,6 +69,9 @@ BAD = [
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "0"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "1m"}),
     ("PURGE_WAL_COMPRESSION", {"PURGE_WAL_COMPRESSION": "gzip"}),
+    ("IMPORT_MAX_BODY_BYTES", {"IMPORT_MAX_BODY_BYTES": "0"}),
+    ("IMPORT_MAX_BODY_BYTES", {"IMPORT_MAX_BODY_BYTES": "64k"}),
+    ("IMPORT_MAX_BODY_BYTES", {"IMPORT_MAX_BODY_BYTES": "16777217"}),
     ("DATABASE_URL", {"DATABASE_URL": "mysql://root@127.0.0.1/chatsweep"}),
     ("DATABASE_URL", {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432"}),
     ("DATABASE_URL", {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/"}),
@@ -152,6 +156,7 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_BATCH_PAUSE_PERCENT="0",
         PURGE_SKIP_FK_TRIGGERS="off",
         AUDIT_WITNESS_FILE=str(tmp_path / "witness" / "audit.jsonl"),
+        IMPORT_MAX_BODY_BYTES="1048576",
     )
 
     assert result.returncode == 0, result.stderr
@@ -168,6 +173,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["log_level"] == "INFO"
     assert shown["witness"] == str(tmp_path / "witness" / "audit.jsonl")
     assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off"]
+    assert shown["import_max_body"] == 1_048_576
 
 
 def test_it_passes_manage_py_check_with_production_values(tmp_path):
@@ -195,6 +201,7 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["media"] == str(var / "media")
     assert shown["witness"] == str(var / "audit-witness.jsonl")
     assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
+    assert shown["import_max_body"] == 65_536
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.browse.counts import Tally, count_of, count_or_estimate
 from chatdata.browse.keyset import InvalidCursor, Page, Position, after, before, link_positions, parse_id, take
 from chatdata.models import ChatUser, Conversation, Membership, Message
@@ -125,7 +126,7 @@ def membership_count(user) -> int:
 
 def latest_messages(user, *, limit: int = LATEST_MESSAGES):
     rows = Message.objects.filter(sender=user).select_related("sender", "conversation").order_by("-sent_at", "-id")
-    return link_positions(rows[:limit])
+    return link_positions(shorten(with_short_bodies(rows)[:limit]))
 
 
 # --- conversations --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from django.db import connection
 from django.db.models import BooleanField, Max
 from django.db.models.expressions import RawSQL
 
+from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.browse.counts import planner_estimate
 from chatdata.browse.keyset import Position, before, link_positions
 from chatdata.models import Conversation, Message
@@ -206,8 +207,8 @@ def _results(hits, limit, method, *, searched_back_to=None, continue_from: Posit
     """Load the first `limit` of `hits` [(id, sent_at)] in order. A further hit means another
     page; so does `continue_from` (a bounded scan that stopped before the end of its scope)."""
     page = hits[:limit]
-    by_id = Message.objects.select_related("sender", "conversation").in_bulk([ident for ident, _ in page])
-    messages = link_positions([by_id[ident] for ident, _ in page if ident in by_id])
+    by_id = with_short_bodies(Message.objects.select_related("sender", "conversation")).in_bulk([ident for ident, _ in page])
+    messages = link_positions(shorten([by_id[ident] for ident, _ in page if ident in by_id]))
     if len(hits) > limit:
         continue_from = Position(page[-1][1], page[-1][0])
     return SearchResults(messages, continue_from.encode() if continue_from else None, method, searched_back_to)

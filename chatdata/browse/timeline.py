@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
+from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.browse.counts import Tally, count_of, count_or_estimate
 from chatdata.browse.keyset import Page, Position, after, before, link_positions, take
 from chatdata.models import Attachment, Membership, Message, MessageHide, PendingDelivery, Reaction
@@ -22,12 +23,23 @@ MEMBERS_PAGE = 25
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-def message_rows():
-    """Messages with what the timeline shows next to each (call `decorate` on the fetched page)."""
+def _rows():
     return Message.objects.select_related("sender").annotate(
         hide_count=count_of(MessageHide, "message"),
         pending_count=count_of(PendingDelivery, "message"),
     )
+
+
+def message_rows():
+    """Messages with what the timeline shows next to each, bodies cut (call `decorate` on the
+    fetched page)."""
+    return with_short_bodies(_rows())
+
+
+def whole_message(pk):
+    """One message with what the timeline shows next to it and its whole body, or None."""
+    message = _rows().select_related("conversation").filter(pk=pk).first()
+    return decorate([message])[0] if message is not None else None
 
 
 def decorate(messages):
@@ -54,7 +66,7 @@ def decorate(messages):
             attachment.shows_inline = attachment.content_type in INLINE_IMAGE_TYPES
             attachment.basename = attachment.file.name.rsplit("/", 1)[-1]
         message.reaction_summary = reactions[message.pk]
-    return link_positions(messages)
+    return link_positions(shorten(messages))
 
 
 def timeline(conversation, *, older_than: Position | None = None, newer_than: Position | None = None,

@@ -16,6 +16,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from chatdata.importer.guards import fulltext_problem, read_lines
 from chatdata.importer.records import LineError, MessageRecord, UserRecord, parse_line
 from chatdata.models import ChatUser, Conversation, Membership, Message, Reaction
 
@@ -64,7 +65,8 @@ class Plan:
         self.first_sent = {}  # conversation -> earliest sent_at in the file
         self.user_first_sent = {}  # user -> earliest sent_at of a message they sent, in the file
         self.new_last_sent = {}  # conversation -> latest sent_at of the messages pass two will create
-        self.digest = None  # of the whole file: pass two refuses a file that changed in between
+        self.digest = None  # sha256 of the whole file: pass two refuses a file that changed in between
+        self.size = 0  # bytes read
 
     @property
     def ok(self):
@@ -96,9 +98,7 @@ def build_plan(stream):
     uses = defaultdict(list)  # (conversation, user, role) -> lines where the user appears in it
     pending = []
     hasher = hashlib.sha256()
-    stream.seek(0)
-    for line, raw in enumerate(stream, 1):
-        hasher.update(raw)
+    for line, raw in read_lines(stream, hasher):
         try:
             record = parse_line(line, raw)
         except LineError as exc:
@@ -109,7 +109,9 @@ def build_plan(stream):
         if record is None:
             continue
         plan.records += 1
-        if isinstance(record, MessageRecord):
+        if isinstance(record, MessageRecord) and (problem := fulltext_problem(record.body)):
+            plan.error(line, problem)
+        elif isinstance(record, MessageRecord):
             if _add_message(plan, record, seen_messages, uses):
                 pending.append(record)
             if len(pending) >= CHUNK:
@@ -119,6 +121,7 @@ def build_plan(stream):
             _add_definition(plan, record)
     _compare_messages(plan, pending)
     plan.digest = hasher.hexdigest()
+    plan.size = stream.tell()
     if plan.records == 0 and plan.ok:
         plan.error(None, "the file holds no records (it is empty or only blank lines)")
     _load_database_state(plan, uses)

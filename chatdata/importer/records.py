@@ -12,6 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
+
+from chatdata.importer.guards import LineError, OverLongLine, decode, line_limit, string_problems
 from chatdata.models import Conversation, Message
 
 ID_MAX = 191  # ChatUser/Conversation/Message.external_id
@@ -20,12 +23,6 @@ TITLE_MAX = 255  # Conversation.title
 EMOJI_MAX = 32  # Reaction.emoji
 CONVERSATION_KINDS = tuple(Conversation.Kind.values)
 MESSAGE_KINDS = tuple(Message.Kind.values)
-
-
-class LineError(Exception):
-    # Set when the broken line still names a user or conversation id: references to it can then
-    # say "its line is invalid" instead of "not defined".
-    defines = None  # (type, id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,31 +75,6 @@ def describe(value):
     return "an array" if isinstance(value, list) else "an object"
 
 
-def _refuse_duplicate_keys(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise LineError(f"field {key!r} appears twice in one object")
-        seen[key] = value
-    return seen
-
-
-def _refuse_constant(name):
-    # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
-    raise LineError(f"{name} is not a JSON value")
-
-
-def _has_nul(value):
-    # PostgreSQL text and jsonb cannot store U+0000; catch it here instead of halfway through the write.
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 class _Fields:
     """Reads the fields of one JSON object, collecting every problem instead of stopping at the first."""
 
@@ -128,8 +100,6 @@ class _Fields:
             self.problem(f"{name!r} must not be empty")
         elif max_length and len(value) > max_length:
             self.problem(f"{name!r} is longer than {max_length} characters")
-        elif "\x00" in value:
-            self.problem(f"{name!r} contains a NUL character (\\u0000), which the database cannot store")
         else:
             return value
         return None
@@ -153,7 +123,11 @@ class _Fields:
         if moment.utcoffset() is None:
             self.problem(f"{name!r} has no timezone: {value!r} (write it like 2026-01-05T10:00:00Z or +01:00)")
             return None
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:30+01:00 is in year 0 in UTC
+            self.problem(f"{name!r} is out of range once moved to UTC: {value!r}")
+            return None
 
     def array(self, name):
         self.read.add(name)
@@ -186,7 +160,7 @@ def _conversation(line, fields):
         fields.problem("missing required field 'members' (an array of user ids)")
     members = fields.array("members")
     for index, member in enumerate(members):
-        if not isinstance(member, str) or not member.strip() or len(member) > ID_MAX or "\x00" in member:
+        if not isinstance(member, str) or not member.strip() or len(member) > ID_MAX:
             fields.problem(f"members[{index}] must be a user id (a non-empty string), got {describe(member)}")
     twice = sorted(m for m, n in Counter(m for m in members if isinstance(m, str)).items() if n > 1)
     if twice:
@@ -202,12 +176,13 @@ def _message(line, fields):
     ident, conversation, sender = fields.text("id"), fields.text("conversation"), fields.text("sender")
     sent_at, kind = fields.time("sent_at"), fields.choice("kind", MESSAGE_KINDS)
     body = fields.text("body", required=False, max_length=None, blank=True)
+    size, most = len((body or "").encode()), settings.IMPORT_MAX_BODY_BYTES
+    if size > most:
+        fields.problem(f"'body' is {size:,} bytes long; an import accepts at most {most:,} (IMPORT_MAX_BODY_BYTES)")
     fields.read.add("payload")
     payload = fields.obj.get("payload", {})
     if not isinstance(payload, dict):
         fields.problem(f"'payload' must be an object, got {describe(payload)}")
-    elif _has_nul(payload):
-        fields.problem("'payload' contains a NUL character (\\u0000), which the database cannot store")
     reactions = []
     for index, item in enumerate(fields.array("reactions")):
         if not isinstance(item, dict):
@@ -228,12 +203,12 @@ def _message(line, fields):
 
 
 PARSERS = {"user": _user, "conversation": _conversation, "message": _message}
-# One decoder for every line: json.loads with hooks would build a new one per call.
-DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
 
 
 def parse_line(line, raw):
-    """The record on this line (bytes, as read from the file), None for a blank line, else LineError."""
+    """The record on this line (bytes as read by guards.read_lines), None for a blank line, else LineError."""
+    if isinstance(raw, OverLongLine):
+        raise LineError(f"the line is longer than {line_limit():,} bytes ({raw.size:,}): 6 times IMPORT_MAX_BODY_BYTES, plus 1 MiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -242,12 +217,7 @@ def parse_line(line, raw):
         text = text.removeprefix("\ufeff")
     if not text.strip():
         return None
-    try:
-        obj = DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        raise LineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise LineError("not valid JSON: nested too deeply") from None
+    obj = decode(text)
     if not isinstance(obj, dict):
         raise LineError(f"expected a JSON object, got {describe(obj)}")
     if "type" not in obj:
@@ -257,6 +227,9 @@ def parse_line(line, raw):
     if parser is None:
         raise LineError(f"unknown type {kind!r}: expected user, conversation or message")
     try:
+        problems = string_problems(obj)
+        if problems:
+            raise LineError("; ".join(problems))
         return parser(line, _Fields(obj, read=["type"]))
     except LineError as exc:
         if isinstance(obj.get("id"), str):

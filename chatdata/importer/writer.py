@@ -7,6 +7,7 @@ the end: a file that changed between the passes aborts the transaction.
 
 import hashlib
 
+from chatdata.importer.guards import read_lines
 from chatdata.importer.plan import CHUNK, TABLES, Tally, among
 from chatdata.importer.records import LineError, MessageRecord, parse_line
 from chatdata.models import ChatUser, Conversation, Membership, Message, Reaction
@@ -84,10 +85,8 @@ def _write_messages(plan, stream, users, conversations, tallies):
     batch = []
     # A first import of these messages (the plan found none stored) skips the look-ups.
     look_up = plan.tallies["messages"].unchanged > 0
-    stream.seek(0)
     try:
-        for line, raw in enumerate(stream, 1):
-            hasher.update(raw)
+        for line, raw in read_lines(stream, hasher):
             if line in plan.repeated_lines:
                 continue
             record = parse_line(line, raw)

@@ -7,6 +7,7 @@ helpers in chatdata.browse; they build no queries of their own. htmx requests fo
 full page at that position.
 """
 
+import json
 import re
 from functools import wraps
 
@@ -131,6 +132,19 @@ def conversation(request, pk):
 
 
 @staff_view
+def message(request, pk):
+    """One message with its whole body (a list shows at most chatdata.browse.bodies.BODY_SHOWN
+    characters of it)."""
+    found = timeline.whole_message(pk)
+    if found is None:
+        raise Http404("No such message.")
+    payload = json.dumps(found.payload, ensure_ascii=False, indent=2, sort_keys=True) if found.payload else ""
+    return render(request, "browse/message_page.html", {
+        "section": "conversations", "message": found, "conversation": found.conversation, "payload": payload,
+    })
+
+
+@staff_view
 def attachment(request, pk):
     item = get_object_or_404(Attachment, pk=pk)
     try:
@@ -164,12 +178,13 @@ def search_messages(request):
 
 
 def highlight(messages, terms):
-    """Give each message `highlighted_body`: its body, escaped, with `terms` wrapped in <mark>."""
+    """Give each message `highlighted_body`: the part of its body a list shows, escaped, with
+    `terms` wrapped in <mark>."""
     pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE) if terms else None
     for message in messages:
-        pieces, last = [], 0
-        for match in pattern.finditer(message.body) if pattern else ():
-            pieces += [escape(message.body[last:match.start()]), f"<mark>{escape(match.group())}</mark>"]
+        body, pieces, last = message.body_shown, [], 0
+        for match in pattern.finditer(body) if pattern else ():
+            pieces += [escape(body[last:match.start()]), f"<mark>{escape(match.group())}</mark>"]
             last = match.end()
-        pieces.append(escape(message.body[last:]))
+        pieces.append(escape(body[last:]))
         message.highlighted_body = mark_safe("".join(pieces).replace("\n", "<br>"))

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge
@@ -99,7 +100,7 @@ def selected_messages(form):
     """The ticked messages again (after an error), so the moderator sees what they chose."""
     ids = posted_ids(form.data.getlist("ids")) if form.is_bound else []
     rows = Message.objects.filter(conversation=form.conversation, id__in=ids).select_related("sender")
-    return list(rows.order_by("-sent_at", "-id"))
+    return shorten(list(with_short_bodies(rows).order_by("-sent_at", "-id")))
 
 
 @require_http_methods(["GET", "POST"])

@@ -3,15 +3,19 @@ import shutil
 import sys
 import tempfile
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.db import DatabaseError
 
-from chatdata.importer import FileChanged, do_import_chat, validate_chat
+from chatdata.importer import FileChanged, ImportRefused, do_import_chat, failure_reason, record_refusal, validate_chat
+from chatdata.importer.entries import printable
+from chatdata.importer.guards import string_problem
 
 HELP = """\
 Import users, conversations and messages from NDJSON (one JSON object a line, by the chat
 service's ids) all or nothing: every line is checked first, and a file with any error changes
-nothing and exits with status 1, naming each bad line (the first 20).
+nothing and exits with status 2, naming each bad line (the first 20). A dry run checks exactly
+what the import would.
 
   {"type":"user","id":"u1","name":"Alice"}
   {"type":"conversation","id":"c1","kind":"group","title":"Team","members":["u1","u2"]}
@@ -41,7 +45,21 @@ Rules:
   - created_at is used only when a row is created; it defaults to the first message in the file
     (sent by the user, or in the conversation), else the import time. Memberships join at their
     conversation's created_at; last_message_at only moves forward.
+  - Refused as they could not be stored: lone surrogates (a "\\ud800" escape without its pair)
+    and NUL characters in any string, nesting deeper than 64 levels, numbers of more than 4300
+    digits or beyond a float's range, times that leave years 1 to 9999 in UTC, bodies over
+    IMPORT_MAX_BODY_BYTES (UTF-8 bytes, default 65536) or whose full-text index entry
+    PostgreSQL would refuse, lines over 6 times that plus 1 MiB.
+
+Every import is audited (import.chat, with counts and the file's sha256; import.refused;
+import.failed), as --actor, an admin, or else as the operator's account on this machine
+(role "cli"). A dry run writes nothing, not even an audit entry.
+
+Exit status: 0 imported (or valid, for a dry run); 2 invalid input (the file, its name, the
+actor); 3 refused (the actor may not import); 1 failed (rolled back: the file changed meanwhile,
+or the database refused a row).
 """
+INVALID, REFUSED, FAILURE = 2, 3, 1
 
 
 class _Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -58,25 +76,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="the NDJSON file, or - to read standard input")
         parser.add_argument("--dry-run", action="store_true", help="only validate and print what would be imported")
+        parser.add_argument("--actor", metavar="USERNAME", help="the admin importing, for the audit log")
 
-    def handle(self, *args, file, dry_run, **options):
-        with self._open(file) as stream:
+    def handle(self, *args, file, dry_run, actor, **options):
+        name = "standard input" if file == "-" else printable(file)
+        # A dry run changes nothing, so it audits nothing, refusals included.
+        self.audit = not dry_run
+        actor = self._actor(actor, name)
+        with self._open(file, name, actor) as stream:
             try:
-                report = validate_chat(stream) if dry_run else do_import_chat(stream)
-            except FileChanged as exc:
-                raise CommandError(f"{exc}; nothing was imported.") from None
-            except DatabaseError as exc:
-                # E.g. a conversation deleted by a purge between the check and the commit.
-                raise CommandError(f"the database refused the import ({exc}); nothing was imported.") from None
-        name = "standard input" if file == "-" else file
+                report = validate_chat(stream, actor=actor) if dry_run else do_import_chat(stream, actor=actor, source=name)
+            except ImportRefused as exc:
+                raise CommandError(f"{exc} Nothing was imported.", returncode=REFUSED) from None
+            except (FileChanged, DatabaseError) as exc:
+                raise CommandError(printable(failure_reason(exc)), returncode=FAILURE) from None
         if not report.ok:
             for line, text in report.errors[:20]:
-                self.stderr.write(f"{name}:{line}: {text}" if line else f"{name}: {text}")
+                self.stderr.write(printable(f"{name}:{line}: {text}" if line else f"{name}: {text}"))
             more = len(report.errors) - 20
             if more > 0:
                 self.stderr.write(f"... and {more} more error{'s' if more > 1 else ''}")
             count = len(report.errors)
-            raise CommandError(f"{name} has {count} error{'s' if count > 1 else ''}; nothing was imported.")
+            raise CommandError(f"{name} has {count} error{'s' if count > 1 else ''}; nothing was imported.", returncode=INVALID)
         if dry_run:
             self.stdout.write(f"Dry run: {name} is valid ({report.records} records). Nothing was changed; importing it would give:")
         else:
@@ -90,12 +111,28 @@ class Command(BaseCommand):
         if report.repeated_lines:
             self.stdout.write(f"  {report.repeated_lines} line(s) repeated an earlier identical line and were ignored.")
 
-    def _open(self, file):
+    def _refuse(self, message, name, actor=None):
+        if self.audit:
+            record_refusal(message, actor=actor, source=name)
+        raise CommandError(message, returncode=INVALID)
+
+    def _actor(self, username, name):
+        """The staff account named by --actor, or None without one."""
+        if username is None:
+            return None
+        # A name no database can hold (NUL, a lone surrogate) names nobody: do not even ask.
+        found = None if string_problem(username) else get_user_model().objects.filter(username=username, is_active=True).first()
+        if found is None:
+            self._refuse(f"No active staff account named {username!r}.", name)
+        return found
+
+    def _open(self, file, name, actor):
         if file != "-":
             try:
                 return open(file, "rb")
-            except OSError as exc:
-                raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+            except (OSError, ValueError, UnicodeError) as exc:  # ValueError: a NUL in the name
+                why = exc.strerror if isinstance(exc, OSError) else "not a possible file name"
+                self._refuse(f"cannot read {name}: {why}; nothing was imported.", name, actor)
         # Both passes read the input: keep a copy of standard input (in memory up to 64 MB).
         spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
         shutil.copyfileobj(sys.stdin.buffer, spool)
