@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
-    "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
+    "ALLOWED_HOSTS", "APPROVAL_COOLING_HOURS", "CSRF_COOKIE_SECURE", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_MINUTES", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SESSION_COOKIE_SECURE",
@@ -80,6 +80,13 @@ BAD = [
     ("SECRET_KEY", {"DEBUG": "0", "SECRET_KEY": "short"}),
     ("LOG_LEVEL", {"LOG_LEVEL": "LOUD"}),
     ("SESSION_COOKIE_SECURE", {"SESSION_COOKIE_SECURE": "perhaps"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "-1"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "1.5"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "9000"}),
+    ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "0"}),
+    ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "ten"}),
+    ("LOGIN_FAILURE_WINDOW_MINUTES", {"LOGIN_FAILURE_WINDOW_MINUTES": "0"}),
+    ("LOGIN_FAILURE_WINDOW_MINUTES", {"LOGIN_FAILURE_WINDOW_MINUTES": "15m"}),
 ]
 
 
@@ -172,3 +179,23 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
+
+
+ACCOUNTS = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps([s.APPROVAL_COOLING_HOURS, s.LOGIN_FAILURE_LIMIT, s.LOGIN_FAILURE_WINDOW_MINUTES]))"
+)
+
+
+def test_the_account_settings_default_to_a_day_and_ten_failures_in_15_minutes(tmp_path):
+    result = start(tmp_path, ACCOUNTS)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [24, 10, 15]
+
+
+def test_the_account_settings_take_their_values_and_0_hours_turns_the_cooling_off(tmp_path):
+    result = start(tmp_path, ACCOUNTS, APPROVAL_COOLING_HOURS="0", LOGIN_FAILURE_LIMIT="3", LOGIN_FAILURE_WINDOW_MINUTES="60")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [0, 3, 60]
