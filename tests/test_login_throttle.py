@@ -155,3 +155,27 @@ def test_the_lockout_page_and_login_form_show_in_the_log_page(client, moderator,
     client.force_login(auditor)
     page = client.get(reverse("audit:log"), {"action": "auth.*"}).content.decode()
     assert "Locked out after repeated failed logins" in page
+
+
+def test_hostile_usernames_get_the_form_back_not_an_error(client, moderator):
+    for username in ("mo\x00na", "m" * 5000, "", "²"):
+        response = attempt(client, username, "x")
+        assert response.status_code == 200, username[:20]
+    # A name in markup is shown as text on the lockout page.
+    for n in range(10):
+        response = attempt(client, "<b>mona</b>", f"guess-{n}", ip="192.0.2.99")
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "&lt;b&gt;mona&lt;/b&gt;" in page and "<b>mona</b>" not in page
+
+
+def test_axes_reset_refuses_a_bad_address_and_changes_nothing(client, moderator):
+    from django.core.management import CommandError
+
+    for n in range(10):
+        attempt(client, "mona", f"guess-{n}")
+    with pytest.raises(CommandError, match="'not-an-ip' is not an IP address. Nothing was unlocked.") as caught:
+        call_command("axes_reset", "--username", "mona", "--ip", "not-an-ip")
+    assert caught.value.returncode == 2
+    assert auth_entries("auth.unlock") == []
+    assert attempt(client, "mona", PASSWORD).status_code == 429

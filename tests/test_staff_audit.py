@@ -232,3 +232,25 @@ def test_the_audit_page_offers_staff_changes_as_a_group(client, ada, auditor):
     client.force_login(auditor)
     page = client.get("/audit/", {"action": "staff.*"}).content.decode()
     assert "Staff accounts and roles" in page and "staff.role_added" in page and "newbie" in page
+
+
+def test_renaming_or_deleting_a_roles_group_moves_its_members_roles(client, ada, moderator, moderator2):
+    client.force_login(ada)
+    helpers = Group.objects.create(name="helpers")
+    helpers.user_set.add(moderator2)
+    moderators = group(roles.MODERATOR)
+    response = client.post(f"/admin/auth/group/{moderators.pk}/change/", {"name": "former-moderators", "permissions": []})
+    assert response.status_code == 302
+    assert about(moderator)[-2:] == [("staff.role_removed", "ada", "moderator"), ("staff.role_added", "ada", "former-moderators")]
+    response = client.post(f"/admin/auth/group/{helpers.pk}/change/", {"name": roles.MODERATOR, "permissions": []})
+    assert about(moderator2)[-1] == ("staff.role_added", "ada", "moderator")
+    response = client.post(f"/admin/auth/group/{helpers.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert about(moderator2)[-1] == ("staff.role_removed", "ada", "moderator")
+
+
+def test_a_renamed_account_is_audited_with_its_old_name(client, ada, moderator):
+    client.force_login(ada)
+    admin_change_user(client, moderator, username="mona-2")
+    entry = staff_entries(action="staff.renamed")[-1]
+    assert (entry.scope["staff_id"], entry.scope["previous_username"], entry.target) == (moderator.pk, "mona", "staff mona-2")
