@@ -120,6 +120,7 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
         _write("staff.created", instance, superuser=instance.is_superuser, admin_site=instance.is_staff, active=instance.is_active)
         return
     before = instance.__dict__.pop("_staff_before", None)
+    rehash = instance.__dict__.pop("_staff_rehash", False)
     if before is None:
         return
     if before["username"] != instance.get_username():
@@ -127,7 +128,7 @@ def _after_save(sender, instance, created, raw=False, **kwargs):
     for field, (granted, revoked, role) in FLAGS.items():
         if before[field] != getattr(instance, field):
             _write(granted if getattr(instance, field) else revoked, instance, role=role)
-    if before["password"] != instance.password and not instance.__dict__.pop("_staff_rehash", False):
+    if before["password"] != instance.password and not rehash:
         actor, _, _ = _current()
         _write("staff.password_changed", instance, by_self=actor is not None and actor.pk == instance.pk)
 

@@ -15,11 +15,14 @@ dashboard.login_audit writes the audit entries.
 
 from datetime import timedelta
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username
 from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
+
+from dashboard.views.oversight import client_ip
 
 USERNAME_MAX = 150  # Django's own limit for usernames; anything longer is cut, never stored whole
 
@@ -33,10 +36,22 @@ def window(request=None):
 
 
 def client_address(request):
-    # The same address the audit log records (dashboard.views.oversight.client_ip).
-    from dashboard.views.oversight import client_ip
+    return client_ip(request)  # the same address the audit log records
 
-    return client_ip(request)
+
+class DatabaseHandler(AxesDatabaseHandler):
+    """axes's database handler (settings.AXES_HANDLER). It stores the request's User-Agent and
+    Accept headers with each failure, and PostgreSQL text refuses NUL characters: a header with
+    one would turn a failed login into a server error and go uncounted. They are escaped first."""
+
+    HEADERS = ("axes_user_agent", "axes_http_accept", "axes_path_info")
+
+    def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        for name in self.HEADERS if request is not None else ():
+            value = getattr(request, name, None)
+            if isinstance(value, str) and "\x00" in value:
+                setattr(request, name, value.replace("\x00", "\\x00"))
+        return super().user_login_failed(sender, credentials, request, **kwargs)
 
 
 def attempted_username(request, credentials=None):

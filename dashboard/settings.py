@@ -159,6 +159,7 @@ AUTHENTICATION_BACKENDS = [
 # Read through callables so that a changed setting (tests) applies at once.
 AXES_FAILURE_LIMIT = "dashboard.login_throttle.failure_limit"
 AXES_COOLOFF_TIME = "dashboard.login_throttle.window"
+AXES_HANDLER = "dashboard.login_throttle.DatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"

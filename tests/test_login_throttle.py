@@ -179,3 +179,16 @@ def test_axes_reset_refuses_a_bad_address_and_changes_nothing(client, moderator)
     assert caught.value.returncode == 2
     assert auth_entries("auth.unlock") == []
     assert attempt(client, "mona", PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize("headers", [
+    {"HTTP_USER_AGENT": "u" * 5000, "HTTP_ACCEPT": "a" * 5000},
+    {"HTTP_USER_AGENT": "curl\x00/8"},
+    {"HTTP_ACCEPT": "text/html\x00"},
+], ids=["long", "nul-agent", "nul-accept"])
+def test_hostile_headers_on_a_failed_login_are_counted_not_a_server_error(client, moderator, headers):
+    from axes.models import AccessAttempt
+
+    response = client.post(LOGIN, {"username": "mona", "password": "x"}, REMOTE_ADDR="192.0.2.10", **headers)
+    assert response.status_code == 200
+    assert AccessAttempt.objects.get().failures_since_start == 1
