@@ -46,6 +46,22 @@ ACTIONS = {
     "import.chat": "Imported chat data",
     "import.refused": "An import was refused",
     "import.failed": "An import failed and was rolled back",
+    # Throttled logins (dashboard.login_audit, the audited axes_reset commands).
+    "auth.lockout": "Locked out after repeated failed logins",
+    "auth.unlock": "Lifted a login lockout",
+    # Staff accounts and roles, wherever they change (chatdata.staff_audit).
+    "staff.created": "Created a staff account",
+    "staff.deleted": "Deleted a staff account",
+    "staff.renamed": "Renamed a staff account",
+    "staff.role_added": "Gave a staff member a role",
+    "staff.role_removed": "Took a role from a staff member",
+    "staff.superuser_granted": "Made a staff member a superuser (the admin role)",
+    "staff.superuser_revoked": "Took the superuser flag (the admin role) from a staff member",
+    "staff.admin_site_granted": "Let a staff member into Django's admin",
+    "staff.admin_site_revoked": "Took Django's admin from a staff member",
+    "staff.activated": "Activated a staff account",
+    "staff.deactivated": "Deactivated a staff account",
+    "staff.password_changed": "Set a staff member's password",
 }
 
 HASHED_FIELDS = (
@@ -83,6 +99,15 @@ def role_label(user):
     return ",".join(sorted(held))
 
 
+def lock_chain():
+    """Take the chain's append lock until the transaction ends (PostgreSQL; a no-op on SQLite,
+    whose single writer serializes appends anyway). Call inside transaction.atomic() to read the
+    log and then append to it without another writer slipping in between."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+
+
 @transaction.atomic
 def write_audit(
     action,
@@ -101,9 +126,7 @@ def write_audit(
 
     `actor` is a staff User, or None for the system (a worker finishing a run).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+    lock_chain()
     last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
     entry = AuditEntry(
         # Microseconds survive both databases, so the hash recomputes exactly from the stored row.

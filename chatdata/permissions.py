@@ -11,14 +11,19 @@
 | auditor    | nothing (read only: browse, purge requests, audit log)             | nothing                           |
 | admin      | everything                                                         | everything but their own approval |
 
-Nobody approves their own request. Cancel and resume are open to the requester and to whoever may
+Nobody approves their own request, nor through an account they created, took over (set its
+password) or gave the approving role within APPROVAL_COOLING_HOURS (`cooling_refusal`). Cancel and resume are open to the requester and to whoever may
 approve the request. Each `*_refusal` function returns None when allowed or a sentence saying why
 not; the `can_*` twins return booleans for templates.
 """
 
-from django.conf import settings
+from datetime import timedelta
 
-from chatdata import roles
+from django.conf import settings
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from chatdata import roles, staff_history
 from chatdata.purge.scopes import DELETE_FOR_EVERYONE, MESSAGES, USER
 
 
@@ -62,7 +67,64 @@ def approval_refusal(user, request):
     if not _may_approve_kind(_held(user), request.scope_kind):
         who = "a compliance officer" if request.scope_kind == USER else "a moderator"
         return f"Only {who} or an admin may approve or reject this request."
-    return None
+    return cooling_refusal(user, request)
+
+
+def _approving_sources(user, kind):
+    """The role sources (group names, "superuser") through which `user` may approve `kind`."""
+    wanted = {roles.ADMIN, roles.COMPLIANCE if kind == USER else roles.MODERATOR}
+    sources = set(user.groups.filter(name__in=wanted).values_list("name", flat=True))
+    if user.is_superuser:
+        sources.add(staff_history.SUPERUSER)
+    return sources
+
+
+def _ago(moment, now):
+    if now - moment < timedelta(minutes=1):
+        return "less than a minute ago"
+    return f"{timesince(moment, now, depth=1)} ago".replace("\xa0", " ")
+
+
+def _chain_text(chain, now, first):
+    """'Your account was created by x 2 hours ago, whose account was created by y ...', newest link first."""
+    parts = []
+    for event in reversed(chain):
+        whose = "Your account" if first and not parts else "whose account"
+        what = " was created" if event.action == staff_history.CREATED else "'s password was set"
+        parts.append(f"{whose}{what} by {event.actor_name} {_ago(event.at, now)}")
+    return ", ".join(parts)
+
+
+def cooling_refusal(user, request):
+    """The two-person rule's cooling period: an account the requester created, took over or gave
+    the approving role (directly, or through accounts they control: chatdata.staff_history) within
+    APPROVAL_COOLING_HOURS may not approve or reject their request. A role the approver held
+    besides, from anyone else, still lets them."""
+    hours = settings.APPROVAL_COOLING_HOURS
+    if not hours or user is None or request.requested_by_id is None:
+        return None
+    now = timezone.now()
+    events = staff_history.events_since(now - timedelta(hours=hours))
+    if not events:
+        return None
+    chains = staff_history.controlled_accounts(request.requested_by_id, events)
+    if user.pk in chains:
+        why = _chain_text(chains[user.pk], now, first=True)
+    else:
+        grants = staff_history.latest_grants(user.pk, events)
+        held = _approving_sources(user, request.scope_kind)
+        tainted = {source: grants[source] for source in held if source in grants and grants[source].actor_id in chains}
+        if not held or len(tainted) < len(held):
+            return None
+        grant = max(tainted.values(), key=lambda event: event.id)
+        role = roles.ADMIN if grant.source == staff_history.SUPERUSER else grant.role
+        why = f"Your account was given the {role} role by {grant.actor_name} {_ago(grant.at, now)}"
+        if chains[grant.actor_id]:
+            why += ", " + _chain_text(chains[grant.actor_id], now, first=False)
+    return (
+        f"{why}; an account the requester created, took over or promoted cannot approve or reject their "
+        f"requests for {hours} hours."
+    )
 
 
 def manage_refusal(user, request):

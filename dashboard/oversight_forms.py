@@ -26,7 +26,8 @@ ALL_ACTIONS = {**WEB_ACTIONS, **ACTIONS}
 ACTION_GROUPS = {
     "purge.*": "Any purge action",
     "hold.*": "Any legal-hold action",
-    "auth.*": "Logins and logouts",
+    "auth.*": "Logins, logouts and lockouts",
+    "staff.*": "Staff accounts and roles",
     "audit.*": "Audit-log exports",
     "import.*": "Imports of chat data",
 }

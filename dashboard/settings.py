@@ -53,7 +53,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_rq",
+    # chatdata before axes: its audited axes_reset* commands take the place of axes's own (the
+    # first app to define a command wins). axes before dashboard: axes marks a locked-out request
+    # before dashboard.login_audit's receivers (connected later) look at it.
     "chatdata",
+    "axes",
     "dashboard",
 ]
 
@@ -70,6 +74,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Who changes a staff account in this request (Django's admin included): chatdata.staff_audit.
+    "dashboard.middleware.staff_audit_context",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -187,6 +195,36 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+# --- failed logins (django-axes; dashboard.login_throttle) -------------------------------------
+# An account, and separately an address, with LOGIN_FAILURE_LIMIT failed logins and no pause of
+# LOGIN_FAILURE_WINDOW_MINUTES between them is locked out until that long after the last one; the
+# right password is refused meanwhile. Failures while locked out are not counted, so the lockout
+# ends at the time the page names. `manage.py axes_reset` unlocks earlier (audited).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1, maximum=1_000)
+LOGIN_FAILURE_WINDOW_MINUTES = env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Read through callables so that a changed setting (tests) applies at once.
+AXES_FAILURE_LIMIT = "dashboard.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = "dashboard.login_throttle.window"
+AXES_HANDLER = "dashboard.login_throttle.DatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_address"
+AXES_USERNAME_CALLABLE = "dashboard.login_throttle.attempted_username"
+# The audit log is the record of logins: no second, unbounded log of successes in axes's tables,
+# and no admin pages through which an attempt could be deleted (unlocked) without an audit entry.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# --- two-person rule --------------------------------------------------------------------------
+# An account the requester created, took over (set its password) or gave the approving role may
+# not approve or reject their requests for this long (chatdata.permissions.cooling_refusal); 0: off.
+APPROVAL_COOLING_HOURS = env_int("APPROVAL_COOLING_HOURS", 24, minimum=0, maximum=24 * 365)
 
 # --- purge limits (DESIGN.md §7) --------------------------------------------------------------
 PURGE_MAX_IDS = env_int("PURGE_MAX_IDS", 10_000, minimum=1, maximum=1_000_000)

@@ -39,14 +39,16 @@ def plain_connection():
 
 
 def test_it_chains_each_entry_to_the_one_before(moderator):
+    persona = list(AuditEntry.objects.order_by("id"))  # mona's staff.created and staff.role_added
     first, second, third = write_three(moderator)
-    assert first.prev_hash == GENESIS
+    assert persona[0].prev_hash == GENESIS and first.prev_hash == persona[-1].hash
     assert (second.prev_hash, third.prev_hash) == (first.hash, second.hash)
     assert (first.actor_name, first.role, third.actor_name, third.role) == ("mona", "moderator", "system", "system")
     stored = AuditEntry.objects.get(pk=second.pk)
     assert entry_hash(stored) == stored.hash  # recomputes from what the database gives back
     report = verify_chain().as_dict()
-    assert {key: report[key] for key in ("ok", "checked", "first_bad_id", "problem")} == {"ok": True, "checked": 3, "first_bad_id": None, "problem": ""}
+    assert {key: report[key] for key in ("ok", "checked", "first_bad_id", "problem")} == {
+        "ok": True, "checked": len(persona) + 3, "first_bad_id": None, "problem": ""}
 
 
 def test_it_refuses_updates_in_the_database(moderator):
@@ -60,12 +62,13 @@ def test_it_refuses_updates_in_the_database(moderator):
 
 
 def test_it_refuses_deletes_in_the_database(moderator):
+    persona = AuditEntry.objects.count()
     write_three(moderator)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEntry.objects.all()._raw_delete(AuditEntry.objects.db)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEntry.objects.order_by("id").first().delete()
-    assert AuditEntry.objects.count() == 3
+    assert AuditEntry.objects.count() == persona + 3
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the roles come from a data migration
@@ -88,11 +91,12 @@ def test_it_refuses_update_delete_and_truncate_to_any_connection_even_in_replica
 
 
 def test_it_detects_an_altered_entry(moderator):
+    persona = AuditEntry.objects.count()
     first, second, third = write_three(moderator)
     without_trigger()
     AuditEntry.objects.filter(pk=second.pk).update(counts={"messages": 1})
     report = verify_chain()
-    assert (report.ok, report.checked, report.first_bad_id) == (False, 1, second.pk)
+    assert (report.ok, report.checked, report.first_bad_id) == (False, persona + 1, second.pk)
     assert "altered" in report.problem
 
 
@@ -119,13 +123,13 @@ def test_it_rolls_back_with_the_change_it_records(moderator):
     with pytest.raises(RuntimeError), transaction.atomic():
         write_audit("hold.add", actor=moderator, target="user bob")
         raise RuntimeError("the change failed")
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.filter(action="hold.add").exists()
 
 
 def test_verify_audit_reports_the_first_broken_entry(moderator, capsys):
     first, second, third = write_three(moderator)
     call_command("verify_audit")
-    assert "3 entries verified" in capsys.readouterr().out
+    assert f"{AuditEntry.objects.count()} entries verified" in capsys.readouterr().out
     without_trigger()
     AuditEntry.objects.filter(pk=third.pk).update(actor_name="mallory")
     with pytest.raises(CommandError) as caught:
@@ -155,4 +159,4 @@ def test_it_keeps_the_chain_whole_under_concurrent_writers(moderator):
         thread.join()
     assert errors == []
     report = verify_chain()
-    assert report.ok and report.checked == 32
+    assert report.ok and report.checked == 32 + AuditEntry.objects.exclude(action="purge.preview").count()

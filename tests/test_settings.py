@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
     "ALLOWED_HOSTS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "IMPORT_MAX_BODY_BYTES", "LOG_LEVEL",
+    "ALLOWED_HOSTS", "APPROVAL_COOLING_HOURS", "CSRF_COOKIE_SECURE", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_MINUTES", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
@@ -106,6 +107,13 @@ BAD = [
     ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "-Forwarded-Proto"}),
     # WSGI passes these two without the HTTP_ prefix: the setting would never match, and redirect forever.
     ("SECURE_PROXY_SSL_HEADER", {"SECURE_PROXY_SSL_HEADER": "Content-Type: https"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "-1"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "1.5"}),
+    ("APPROVAL_COOLING_HOURS", {"APPROVAL_COOLING_HOURS": "9000"}),
+    ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "0"}),
+    ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "ten"}),
+    ("LOGIN_FAILURE_WINDOW_MINUTES", {"LOGIN_FAILURE_WINDOW_MINUTES": "0"}),
+    ("LOGIN_FAILURE_WINDOW_MINUTES", {"LOGIN_FAILURE_WINDOW_MINUTES": "15m"}),
 ]
 
 
@@ -326,3 +334,21 @@ def test_it_redirects_plain_http_and_trusts_the_proxy_header_as_parsed(client, s
     assert through_the_proxy.status_code == 200
     assert through_the_proxy["Strict-Transport-Security"] == "max-age=31536000"
     assert "Strict-Transport-Security" not in plain  # HSTS only over HTTPS
+ACCOUNTS = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps([s.APPROVAL_COOLING_HOURS, s.LOGIN_FAILURE_LIMIT, s.LOGIN_FAILURE_WINDOW_MINUTES]))"
+)
+
+
+def test_the_account_settings_default_to_a_day_and_ten_failures_in_15_minutes(tmp_path):
+    result = start(tmp_path, ACCOUNTS)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [24, 10, 15]
+
+
+def test_the_account_settings_take_their_values_and_0_hours_turns_the_cooling_off(tmp_path):
+    result = start(tmp_path, ACCOUNTS, APPROVAL_COOLING_HOURS="0", LOGIN_FAILURE_LIMIT="3", LOGIN_FAILURE_WINDOW_MINUTES="60")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [0, 3, 60]

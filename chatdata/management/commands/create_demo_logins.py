@@ -2,7 +2,9 @@
 
 The passwords are kept in var/demo-logins.json (readable by its owner only), so every start of
 the demo prints the same ones; the accounts are put back in that state each time (password,
-role, active), so a printed login always works. `--new-passwords` draws fresh ones.
+role, active), so a printed login always works. `--new-passwords` draws fresh ones. What it
+creates or repairs is audited as this command's doing (chatdata.staff_audit); an account already
+in order is not saved again, so a second start writes nothing.
 """
 
 import json
@@ -15,7 +17,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from chatdata import roles
+from chatdata import roles, staff_audit
 
 
 def logins_file():
@@ -50,13 +52,18 @@ def ensure_demo_logins(passwords):
         raise CommandError(f"Role groups missing: {', '.join(missing)}. Run `manage.py migrate` first.")
     logins = []
     for role in roles.ALL_ROLES:
-        user, _ = User.objects.get_or_create(username=role)
-        user.is_active = True
+        # Built whole before the first save, so a new login is one "created" entry, not several.
+        user = User.objects.filter(username=role).first() or User(username=role)
         # Only the admin login reaches Django's /admin/; the others use the dashboard.
-        user.is_staff = user.is_superuser = role == roles.ADMIN
+        wanted = {"is_active": True, "is_staff": role == roles.ADMIN, "is_superuser": role == roles.ADMIN}
+        changed = user.pk is None or any(getattr(user, field) != value for field, value in wanted.items())
+        for field, value in wanted.items():
+            setattr(user, field, value)
         if not user.check_password(passwords[role]):
             user.set_password(passwords[role])
-        user.save()
+            changed = True
+        if changed:
+            user.save()
         user.groups.set([groups[role]])
         logins.append((role, passwords[role]))
     return logins
@@ -73,7 +80,8 @@ class Command(BaseCommand):
         passwords = {} if new_passwords else _load_passwords(path)
         for role in roles.ALL_ROLES:
             passwords.setdefault(role, secrets.token_urlsafe(9))
-        logins = ensure_demo_logins(passwords)
+        with staff_audit.command("create_demo_logins"):
+            logins = ensure_demo_logins(passwords)
         _save_passwords(path, passwords)
         self.stdout.write(format_logins(logins))
 
