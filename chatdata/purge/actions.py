@@ -32,7 +32,7 @@ from chatdata.permissions import approval_refusal, manage_refusal, request_refus
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
 from chatdata.purge.jobs import enqueue_purge
-from chatdata.purge.predicates import active_holds
+from chatdata.purge.predicates import active_holds, holds_for
 from chatdata.purge.preview import COUNT_KEYS, compute_preview, high_water_mark, read_snapshot, units_of
 from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.validation import check_spec
@@ -123,6 +123,7 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
             ticket=ticket,
             preview=preview,
             high_water_mark=hwm,
+            preview_holds=[hold.pk for hold in holds],
             needs_approval=preview["needs_approval"],
             runs_inline=preview["runs_inline"],
             total_messages=preview["messages"],
@@ -151,7 +152,7 @@ def _lock(request):
 def _check_holds(request):
     """A hold placed after the preview still stops an erasure."""
     spec = request.purge_spec
-    met = holds_meeting(spec, hwm=request.high_water_mark)
+    met = holds_meeting(spec, hwm=request.high_water_mark, holds=holds_for(request))
     return hold_refusal_message(spec, met) if met else None
 
 

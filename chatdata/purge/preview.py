@@ -35,7 +35,7 @@ from chatdata.models import (
     PurgeRequest,
     Reaction,
 )
-from chatdata.purge.predicates import active_holds, hold_q, scope_messages
+from chatdata.purge.predicates import active_holds, hold_q, holds_for, scope_messages
 from chatdata.purge.scopes import (
     CONVERSATION,
     CONVERSATIONS,
@@ -277,11 +277,11 @@ def affected_per_day(request_or_spec, *, tzinfo=None):
     """[(date, messages)] of the messages a request (or spec) covers, per day in `tzinfo`
     (default: the current time zone), by one GROUP BY query: the preview's histogram."""
     if isinstance(request_or_spec, PurgeRequest):
-        spec, hwm = request_or_spec.purge_spec, request_or_spec.high_water_mark
+        spec, hwm, holds = request_or_spec.purge_spec, request_or_spec.high_water_mark, holds_for(request_or_spec)
     else:
-        spec, hwm = request_or_spec, None
+        spec, hwm, holds = request_or_spec, None, active_holds()
     rows = (
-        scope_messages(spec, hwm=hwm, holds=active_holds())
+        scope_messages(spec, hwm=hwm, holds=holds)
         .annotate(day=TruncDate("sent_at", tzinfo=tzinfo))
         .values("day")
         .annotate(n=Count("id"))

@@ -229,7 +229,7 @@ def request_context(request, purge, form):
     spec = purge.purge_spec
     preview = purge.preview or {}
     # The picture is of rows still in the store: once a run has started, they are going or gone.
-    days = affected_days(spec, preview, hwm=purge.high_water_mark) if purge.result is None else None
+    days = affected_days(spec, preview, request=purge) if purge.result is None else None
     return {
         "section": "jobs",
         "purge": purge,

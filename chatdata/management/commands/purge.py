@@ -231,6 +231,11 @@ class Command(BaseCommand):
         self.stdout.write("  previewed: " + ", ".join(f"{k} {preview.get(k, 0)}" for k in COUNT_KEYS))
         if request.result is not None:
             self.stdout.write("  executed:  " + ", ".join(f"{k} {request.result.get(k, 0)}" for k in COUNT_KEYS))
+            if request.result.get("beyond_preview"):
+                self.stdout.write(
+                    f"  left in place: {request.result['beyond_preview']} messages matched beyond the preview's count "
+                    "(stored after the preview, below its high-water mark)"
+                )
         self.stdout.write(f"  excluded by legal hold: {preview.get('excluded_by_hold', 0)}; high-water mark: {preview.get('high_water_mark')}")
         for hold in preview.get("holds", []):
             self.stdout.write(f"    {hold['description']}: {hold['messages']} messages kept")
