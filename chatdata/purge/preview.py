@@ -273,6 +273,30 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     return preview, items
 
 
+NOTHING_MATCHES = "Nothing matches: no request was made."
+
+
+def changes_nothing(spec, preview):
+    """True when running `preview` would change nothing, so no request is to be made for it
+    (DESIGN.md §3): deleting, no message goes (and, removing conversations for everyone, no
+    conversation either); one-way, the member would see exactly what they see now (nothing newly
+    hidden, no pending delivery dropped, no conversation hidden from their list)."""
+    mode = preview["mode"]
+    if mode == MODE_DELETE:
+        return preview["messages"] == 0 and not (spec.removes_conversations and preview["conversations"])
+    if mode == MODE_HIDE_ROWS:
+        return preview["hides"] == 0 and preview["pending_deliveries"] == 0
+    hides_conversation = spec.effect == DELETE_CONVERSATION and preview["conversations"] > 0
+    return preview["messages"] == 0 and preview["pending_deliveries"] == 0 and not hides_conversation
+
+
+def nothing_matches_message(preview):
+    held = preview.get("excluded_by_hold", 0)
+    if held:
+        return f"{NOTHING_MATCHES} {held:,} message{'s' if held != 1 else ''} in scope {'are' if held != 1 else 'is'} kept under legal hold."
+    return NOTHING_MATCHES
+
+
 def affected_per_day(request_or_spec, *, tzinfo=None):
     """[(date, messages)] of the messages a request (or spec) covers, per day in `tzinfo`
     (default: the current time zone), by one GROUP BY query: the preview's histogram."""

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge
-from chatdata.purge.preview import compute_preview
+from chatdata.purge.preview import changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
 from dashboard.purge_forms import (
@@ -143,6 +143,7 @@ def live_preview(request, spec):
         histogram=histogram(affected_days(spec, preview, hwm=preview["high_water_mark"])),
         approval=approval_note(spec, preview),
         refusal=request_refusal(request.user, spec),
+        nothing=changes_nothing(spec, preview),
     )
     return context
 

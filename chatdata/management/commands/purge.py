@@ -45,8 +45,9 @@ Always: --actor USERNAME --reason TEXT [--ticket REF]. Times are ISO 8601 with a
   --process-outbox         remove attachment files left in the outbox by interrupted runs
   --json                   print one JSON object: request, state, preview, result, items
 
-Exit status: 0 done, previewed or accepted; 2 invalid input; 3 refused (legal hold, approval
-needed, not permitted); 1 failure (failed, cancelled while waited for, or timed out).
+Exit status: 0 done, previewed or accepted; 2 invalid input, or a scope in which nothing would
+change ("Nothing matches: no request was made."); 3 refused (legal hold, approval needed, not
+permitted); 1 failure (failed, cancelled while waited for, or timed out).
 """
 
 EFFECTS = {"delete-for-everyone": "delete_for_everyone", "hide-for-user": "hide_for_user", "delete-conversation": "delete_conversation"}
