@@ -9,11 +9,13 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from chatdata.models import PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_count, parse_id, parse_seconds
 from chatdata.purge.actions import do_preview_purge
 from chatdata.purge.scopes import ConversationScope, ConversationsScope, MessagesScope, PurgeInvalid, PurgeSpec
+from dashboard.purge_confirm import _digits, is_count
 from tests.builders import make_conversation, make_history, make_user, snapshot_chat
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +197,43 @@ def test_the_purge_command_reads_its_wait_timeout_in_ascii(chat, moderator, caps
 def test_the_legal_hold_command_refuses_a_hold_id_that_is_not_ascii_digits(chat, compliance):
     with pytest.raises(CommandError, match="digits 0 to 9"):
         call_command("legal_hold", "release", "١", "--actor", "cleo")
+
+
+# --- generated hostile values -----------------------------------------------------------------------
+
+text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)  # no lone surrogates: not sendable
+numberish = st.one_of(text, st.integers().map(str), st.sampled_from(HOSTILE), st.from_regex(r"\A\s*[0-9٠-٩０-９²³¹]{1,25}\s*\Z"))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(value=st.one_of(numberish, st.integers(), st.floats(), st.booleans(), st.none()))
+def test_it_answers_any_value_with_a_number_or_invalid_number(value):
+    try:
+        number = parse_id(value, "f")
+    except InvalidNumber as caught:
+        assert caught.message.startswith("f: ") and len(caught.message) < 200
+        return
+    digits = value if isinstance(value, int) else value.strip(" \t\r\n\f\v")
+    assert str(digits).isascii() and 1 <= number <= 2**63 - 1 and number == int(digits)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(value=numberish)
+def test_no_generated_value_is_a_server_error_or_a_change(client, chat, moderator, value):
+    client.force_login(moderator)
+    purge = PurgeRequest.objects.first() or do_preview_purge(
+        PurgeSpec(ConversationsScope((chat.team.pk, chat.other.pk)), "delete_conversation"), actor=moderator, reason="r"
+    )
+    before = snapshot_chat()
+    answers = [
+        client.get(reverse("jobs:detail", args=[purge.pk]), {"items_after": value}),
+        client.get(reverse("purge:conversations"), {"conversations": value}),
+        # (the one value that confirms the request would run it: that is not what this test is about)
+        *([] if is_count(_digits(value.strip()), purge.preview["messages"]) else
+          [client.post(reverse("purge:execute", args=[purge.pk]), {"confirmation": value})]),
+        client.post(reverse("purge:conversation", args=[chat.team.pk]),
+                    {"action": "messages", "ids": [value], "effect": "hide_for_user", "member": value, "reason": "r"}),
+    ]
+    assert [a.status_code for a in answers if a.status_code not in (200, 302, 400)] == []
+    assert snapshot_chat() == before
+    assert PurgeRequest.objects.count() == 1 or is_id(value)
