@@ -266,3 +266,22 @@ def test_the_job_page_shows_what_the_cap_left(client, world, moderator, django_c
     client.force_login(moderator)
     page = client.get(reverse("jobs:detail", args=[request.pk])).content.decode()
     assert "1 message matched the scope beyond the 10 the preview counted" in page
+
+
+@pytest.mark.parametrize("kind", ["messages", "conversation", "conversations"])
+def test_the_cap_is_a_backstop_even_for_a_request_without_frozen_holds(
+    kind, world, moderator, compliance, settings, django_capture_on_commit_callbacks
+):
+    """A request previewed before holds were frozen (or any other way the scope could grow): the
+    run still stops at the preview's count, in as few batches as without the cap."""
+    settings.PURGE_BATCH_SIZE = 100
+    make_spec, previewed, _ = SCOPES[kind]
+    hold = hold_the_group(world, compliance)
+    request = do_preview_purge(make_spec(world), actor=moderator, reason="x")
+    PurgeRequest.objects.filter(pk=request.pk).update(preview_holds=[])
+    do_release_legal_hold(hold, actor=compliance, reason="done")
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_execute_purge(request, actor=moderator)
+    assert request.state == "done", request.error
+    assert (request.result["messages"], request.result["beyond_preview"]) == (previewed, 3)
+    assert request.batches <= 3

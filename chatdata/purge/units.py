@@ -75,7 +75,7 @@ class UnitRun:
             return self._next_unit()
         allowed = self.allowance()
         if allowed:
-            rows, cursor, exhausted = self._next_batch(min(size, allowed))
+            rows, cursor, exhausted = self._next_batch(size, allowed)
         else:
             rows, cursor, exhausted = [], self.request.cursor, True
             self._note_beyond_preview()
@@ -107,7 +107,9 @@ class UnitRun:
             for counts in (self.request.result, self.state["counts"]):
                 counts["beyond_preview"] = counts.get("beyond_preview", 0) + left
 
-    def _next_batch(self, size):
+    def _next_batch(self, size, allowed):
+        """The next rows (at most `size`, and never more than `allowed`), the new cursor, and
+        whether the unit is exhausted."""
         hwm = self.request.high_water_mark
         # External ids only where the sync events list them (an id list).
         fields = ("id", "conversation_id", "external_id") if self.spec.kind == MESSAGES else ("id", "conversation_id")
@@ -120,7 +122,12 @@ class UnitRun:
                 return [], self.request.cursor, True
             spec = replace(self.spec, scope=replace(self.spec.scope, ids=tuple(chunk)))
             rows = _fetch(scope_messages(spec, hwm=hwm, holds=holds).order_by("id").values_list(*fields))
+            if len(rows) > allowed:
+                # Cut the rows, not the chunk: held ids in the chunk must not shrink the steps.
+                rows = rows[:allowed]
+                return rows, rows[-1][0], False
             return rows, chunk[-1], len(remaining) <= size
+        size = min(size, allowed)
         qs = scope_messages(self.spec, hwm=hwm, holds=holds, conversation=self.conversation)
         rows = _fetch(qs.filter(id__gt=self.request.cursor).order_by("id").values_list(*fields)[:size])
         cursor = rows[-1][0] if rows else self.request.cursor
