@@ -61,7 +61,7 @@ def holds_for(request):
     """The holds binding a previewed PurgeRequest: active now, or in force at its preview. Every
     query made for a request after its preview (batches, the held counts, keeping a conversation,
     its histogram, the hold check before a run) uses these, so they all agree."""
-    frozen = Q(pk__in=request.preview_holds) if request.preview_holds else Q(pk__in=[])
+    frozen = Q(pk__in=request.preview_holds or [])
     return list(LegalHold.objects.filter(Q(released_at__isnull=True) | frozen).order_by("id"))
 
 

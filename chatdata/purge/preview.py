@@ -291,9 +291,12 @@ def changes_nothing(spec, preview):
 
 
 def nothing_matches_message(preview):
+    """NOTHING_MATCHES, saying how many messages legal holds keep when they keep the whole scope."""
     held = preview.get("excluded_by_hold", 0)
+    if held == 1:
+        return f"{NOTHING_MATCHES} 1 message in scope is kept under legal hold."
     if held:
-        return f"{NOTHING_MATCHES} {held:,} message{'s' if held != 1 else ''} in scope {'are' if held != 1 else 'is'} kept under legal hold."
+        return f"{NOTHING_MATCHES} {held:,} messages in scope are kept under legal hold."
     return NOTHING_MATCHES
 
 
