@@ -25,6 +25,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from chatdata.parsing import argparse_type, parse_count, parse_int
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 READY_TIMEOUT = 90
@@ -76,14 +78,12 @@ def _parse_args(argv):
         prog="./chatsweep demo",
         description="Set up a local demo, then run the web server, an RQ worker and RQ's cron together; Ctrl-C stops them.",
     )
-    parser.add_argument("--port", type=int, help="web server port on 127.0.0.1 (default: $PORT or 8000)")
+    parser.add_argument("--port", type=argparse_type(parse_int, "--port", minimum=1, maximum=65535),
+                        help="web server port on 127.0.0.1 (default: $PORT or 8000)")
     sizes = parser.add_argument_group("demo data size, passed to seed_demo on the first start")
     for name in ("users", "conversations", "messages", "seed"):
-        sizes.add_argument(f"--{name}", type=int, metavar="N")
-    args = parser.parse_args(argv)
-    if args.port is not None and not 1 <= args.port <= 65535:
-        parser.error("--port must be between 1 and 65535")
-    return args
+        sizes.add_argument(f"--{name}", type=argparse_type(parse_count, f"--{name}"), metavar="N")
+    return parser.parse_args(argv)
 
 
 def _port_from_env():

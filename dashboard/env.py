@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chatdata.parsing import InvalidNumber, parse_int
+
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -47,8 +49,9 @@ def env_int(name, default, *, minimum=None, maximum=None):
     if value is None or value == "":
         return default
     try:
-        number = int(value)
-    except ValueError:
+        # chatdata.parsing: ASCII digits only (int() would take '٣' for 3); an optional minus sign.
+        number = (-1 if value.startswith("-") else 1) * parse_int(value.removeprefix("-"), name, maximum=10**18)
+    except InvalidNumber:
         raise bad(name, value, "a whole number") from None
     if minimum is not None and number < minimum:
         raise bad(name, value, f"a whole number of at least {minimum}")

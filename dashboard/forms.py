@@ -14,6 +14,7 @@ from chatdata.browse.directory import SORTS
 from chatdata.browse.keyset import MAX_ID, InvalidCursor, Position
 from chatdata.browse.search import MessageQuery
 from chatdata.models import ChatUser, Conversation
+from chatdata.parsing import InvalidNumber, parse_int
 
 STALE_CURSOR = "This page link is out of date or damaged. Start again from the first page."
 EARLIEST_DAY = date(1970, 1, 1)
@@ -69,14 +70,39 @@ class CursorField(forms.Field):
             raise forms.ValidationError(STALE_CURSOR, code="invalid") from None
 
 
-class IdField(forms.IntegerField):
-    """A database id. A text input (not type=number), so a rejected value stays visible."""
+class WholeNumberField(forms.Field):
+    """A whole number in ASCII digits (chatdata.parsing: never '٣' for 3, never a 500 for '²'),
+    from `minimum` to `maximum`. A text input (not type=number), so a rejected value stays visible."""
 
-    default_error_messages = {"invalid": "Enter a numeric id."}
+    default_error_messages = {
+        "invalid": "Enter a whole number, with the digits 0 to 9.",
+        "range": "Enter a number from {minimum:,} to {maximum:,}.",
+    }
+
+    def __init__(self, *, minimum=0, maximum=MAX_ID, **kwargs):
+        self.minimum, self.maximum = minimum, maximum
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values or not str(value).strip():
+            return None
+        try:
+            return parse_int(str(value), "value", minimum=self.minimum, maximum=self.maximum)
+        except InvalidNumber as exc:
+            code = "range" if exc.code == "range" else "invalid"
+            message = self.error_messages[code].format(minimum=self.minimum, maximum=self.maximum)
+            raise forms.ValidationError(message, code=code) from None
+
+
+class IdField(WholeNumberField):
+    """A database id."""
+
+    default_error_messages = {"invalid": "Enter a numeric id.", "range": "Enter an id from {minimum:,} to {maximum:,}."}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
-        super().__init__(required=False, min_value=1, max_value=MAX_ID, **kwargs)
+        super().__init__(minimum=1, maximum=MAX_ID, **kwargs)
 
 
 class BrowseForm(forms.Form):
@@ -115,7 +141,7 @@ class TimelineForm(BrowseForm):
     date = DayField(label="Jump to date", help_text="Messages up to the end of this day.")
     before = CursorField()
     after = CursorField()
-    members_after = forms.IntegerField(required=False, min_value=0, max_value=MAX_ID, widget=forms.HiddenInput)
+    members_after = WholeNumberField(widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()

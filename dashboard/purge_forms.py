@@ -8,7 +8,6 @@ is ambiguous (a daylight-saving change) is refused rather than guessed. Which ch
 shows comes from dashboard.purge_offers.
 """
 
-import re
 from datetime import datetime
 
 from django import forms
@@ -16,15 +15,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from chatdata.models import ChatUser, Conversation, Membership
+from chatdata.models import Membership
+from chatdata.parsing import InvalidNumber, is_id, parse_id, shown
 from chatdata.purge.scopes import (
-    CONVERSATION,
     DELETE_CONVERSATION,
     DELETE_FOR_EVERYONE,
     HIDE_FOR_USER,
-    MESSAGES,
-    RANGE,
-    USER,
     ConversationScope,
     ConversationsScope,
     MessagesScope,
@@ -34,8 +30,6 @@ from chatdata.purge.scopes import (
     UserScope,
 )
 
-# Above this many messages a confirmation must be typed, whatever the effect (the issue's "large").
-CONFIRM_TYPED_ABOVE = 100
 # Up to this many members the member chooser is a <select>; beyond it, a text input for an id.
 MEMBER_CHOICES = 200
 EARLIEST = datetime(1970, 1, 1)
@@ -85,10 +79,10 @@ class IdListField(forms.Field):
         values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
         ids = []
         for raw in values:
-            text = str(raw).strip()
-            if not text.isdigit() or not 0 < int(text) < 2**63:
-                raise forms.ValidationError(f"“{text[:20]}” is not a {self.noun} id.", code="invalid")
-            ids.append(int(text))
+            try:
+                ids.append(parse_id(str(raw), self.noun))
+            except InvalidNumber:
+                raise forms.ValidationError(f"{shown(raw)} is not a {self.noun} id.", code="invalid") from None
         return list(dict.fromkeys(ids))
 
     def validate(self, value):
@@ -167,7 +161,7 @@ class MemberMixin:
         value = (self.cleaned_data.get("member") or "").strip()
         if not value or self.data.get(self.add_prefix(self.effect_field)) not in self.member_required_for:
             return None
-        match = Q(user__external_id=value) | (Q(user_id=int(value)) if value.isdigit() and int(value) < 2**63 else Q())
+        match = Q(user__external_id=value) | (Q(user_id=parse_id(value, "member")) if is_id(value) else Q())
         found = list(
             Membership.objects.filter(conversation=self.conversation).filter(match).values_list("user_id", "user__external_id")
         )
@@ -372,60 +366,3 @@ class UserForm(PurgeForm):
     def build_spec(self):
         data = self.cleaned_data
         return PurgeSpec(UserScope(self.chat_user.pk, data["start"], data["end"]), DELETE_FOR_EVERYONE)
-
-
-# --- confirmation ---------------------------------------------------------------------------------
-
-
-def _digits(text):
-    return re.sub(r"[\s,._'\u00a0\u202f]", "", text)
-
-
-class ConfirmForm(forms.Form):
-    """Confirming a previewed request. Large or irreversible ones ask the moderator to type the
-    conversation's title (its external id when it has none), the user's external id for an
-    erasure, or the number of messages."""
-
-    confirmation = forms.CharField(label="Type to confirm", required=False, max_length=300)
-
-    def __init__(self, *args, purge, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-        self.purge = purge
-        spec = purge.purge_spec
-        preview = purge.preview or {}
-        self.count = preview.get("messages", 0)
-        self.irreversible = spec.destroys
-        self.typed = self.irreversible or not purge.runs_inline or self.count > CONFIRM_TYPED_ABOVE
-        self.name = self._name(spec)
-        if self.typed:
-            field = self.fields["confirmation"]
-            field.widget.attrs.update(autocomplete="off", spellcheck="false")
-            field.help_text = self.prompt
-
-    @staticmethod
-    def _name(spec):
-        if spec.kind == USER:
-            return ChatUser.objects.filter(pk=spec.scope.user).values_list("external_id", flat=True).first()
-        pk = spec.scope.conversation if spec.kind in (MESSAGES, RANGE, CONVERSATION) else None
-        row = Conversation.objects.filter(pk=pk).values("title", "external_id").first() if pk else None
-        return (row["title"].strip() or row["external_id"]) if row else None
-
-    @property
-    def prompt(self):
-        count = f"{self.count:,}"
-        if self.name:
-            return f"Type “{self.name}” or the number of messages, {count}, to confirm."
-        return f"Type the number of messages, {count}, to confirm."
-
-    def clean_confirmation(self):
-        typed = (self.cleaned_data.get("confirmation") or "").strip()
-        if not self.typed:
-            return typed
-        if not typed:
-            raise forms.ValidationError("Type the confirmation to go ahead.")
-        if self.name and typed.casefold() == self.name.casefold():
-            return typed
-        if _digits(typed).isdigit() and int(_digits(typed)) == self.count:
-            return typed
-        raise forms.ValidationError(f"“{typed[:60]}” does not match.")

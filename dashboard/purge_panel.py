@@ -77,11 +77,15 @@ def approval_note(spec, preview):
 # --- histogram ------------------------------------------------------------------------------------
 
 
-def affected_days(spec, preview, *, hwm=None):
+def affected_days(spec, preview, *, hwm=None, request=None):
     """[(date, messages)] per day in the current time zone, or None when no picture matches the
-    preview's count (a one-member clear spread over several conversations)."""
+    preview's count (a one-member clear spread over several conversations). For a saved
+    `request`, what its preview counted (its high-water mark, the holds frozen with it); else the
+    live preview's, at `hwm`."""
     preview = preview or {}
     if preview.get("mode") != MODE_CLEAR:
+        if request is not None:
+            return affected_per_day(request)
         return affected_per_day(spec) if hwm is None else _per_day_of_request(spec, hwm)
     pk = unit_conversation(spec, None)
     if pk is None:

@@ -158,6 +158,10 @@ class Expected:
     added_hides: set = field(default_factory=set)  # (message, user)
     events: set = field(default_factory=set)  # (user, conversation, kind)
     processed: set = field(default_factory=set)  # message pks deleted or hidden
+    # Whether anything would change for anyone (DESIGN.md §3: an empty scope is refused): a message
+    # or conversation removed; for one member, a message newly hidden from them, a pending delivery
+    # of theirs dropped, or the conversation hidden from their list.
+    changes_something: bool = False
 
 
 def in_window(moment, start, end):
@@ -244,6 +248,7 @@ def expect(before, spec, hwm):
         if any(in_scope(m) and held(m) for m in msgs.values()):
             event("legal holds keep messages in scope")
         ex.processed = gone
+        ex.changes_something = bool(gone)
         remove("chatdata_message", gone)
         for table in children:
             remove(table, {pk for pk, row in before[table].items() if row["message_id"] in gone})
@@ -252,6 +257,7 @@ def expect(before, spec, hwm):
         for c in sorted(touched | set(units if removes_conversations else [])):
             conversation_hold = any(h["kind"] == "conversation" and h["conversation_id"] == c for h in holds)
             if removes_conversations and not left[c] and not conversation_hold:
+                ex.changes_something = True
                 remove("chatdata_conversation", {c})
                 remove("chatdata_membership", {pk for pk, m in members.items() if m["conversation_id"] == c})
                 for pk, h in before["chatdata_legalhold"].items():  # released holds lose the link (SET NULL)
@@ -267,9 +273,11 @@ def expect(before, spec, hwm):
         ex.processed = shown
         hidden_already = {(h["message_id"], h["user_id"]) for h in before["chatdata_messagehide"].values()}
         ex.added_hides = {(pk, member) for pk in shown} - hidden_already
-        remove("chatdata_pendingdelivery", {
+        dropped = {
             pk for pk, p in before["chatdata_pendingdelivery"].items() if p["user_id"] == member and p["message_id"] in shown
-        })
+        }
+        remove("chatdata_pendingdelivery", dropped)
+        ex.changes_something = bool(ex.added_hides or dropped)
         ex.events |= {(member, msgs[pk]["conversation_id"], "messages_hidden") for pk in shown}
     else:  # one membership row per conversation: cleared_before forward, and/or hidden
         for c in units:
@@ -286,9 +294,12 @@ def expect(before, spec, hwm):
             if bound is not None and (old is None or bound > old):
                 change("chatdata_membership", pk, "cleared_before", bound)
                 changed = True
+                ex.changes_something |= any(
+                    m["conversation_id"] == c and in_window(m["sent_at"], old, bound) for m in msgs.values()
+                )
             if spec.effect == "delete_conversation" and not members[pk]["hidden"]:
                 change("chatdata_membership", pk, "hidden", True)
-                changed = True
+                changed = ex.changes_something = True
             if bound is not None:
                 dropped = {
                     d for d, p in before["chatdata_pendingdelivery"].items()
@@ -297,6 +308,7 @@ def expect(before, spec, hwm):
                 }
                 remove("chatdata_pendingdelivery", dropped)
                 changed = changed or bool(dropped)
+                ex.changes_something |= bool(dropped)
             if changed:
                 kind_of_event = "conversation_hidden" if spec.effect == "delete_conversation" else "history_cleared"
                 ex.events.add((member, c, kind_of_event))
@@ -363,6 +375,8 @@ def test_it_changes_exactly_the_rows_the_scope_and_effect_say(
             except PurgeInvalid:
                 spec = None
             expected = expect(before or untouched, spec, hwm) if spec else Expected(invalid=True)
+            if not expected.invalid and not expect(untouched, spec, hwm).changes_something:
+                expected = Expected(invalid=True)  # as the preview saw it, before any late message
             event(f"{spec_dict['scope']['kind']} {spec_dict['effect']}{' for one' if spec_dict['member'] else ''}: "
                   + ("refused" if request is None else "ran" + (", changed rows" if expected.removed or expected.changed else "")))
             if request is None:

@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 
+from chatdata.parsing import MAX_ID, InvalidNumber, parse_count
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_ID = 2**63 - 1  # bigint: a larger id in a query is a database error, not "no rows"
 
 
 class InvalidCursor(ValueError):
@@ -29,14 +30,11 @@ class InvalidCursor(ValueError):
 
 
 def parse_id(text: str) -> int:
-    """A row id from a cursor: a whole number that fits a bigint."""
+    """A row id from a cursor: a whole number in ASCII digits that fits a bigint."""
     try:
-        ident = int(text)
-    except (TypeError, ValueError):
-        raise InvalidCursor(f"{text!r} is not a page position") from None
-    if not 0 <= ident <= MAX_ID:
-        raise InvalidCursor(f"{text!r} is not a page position")
-    return ident
+        return parse_count(text, "page position", maximum=MAX_ID)
+    except InvalidNumber:
+        raise InvalidCursor(f"{str(text)[:40]!r} is not a page position") from None
 
 
 @dataclass(frozen=True)
@@ -57,8 +55,10 @@ class Position:
         try:
             if not sep:
                 raise ValueError
-            at = EPOCH + timedelta(microseconds=int(micros))
-        except (ValueError, OverflowError):
+            # Before the epoch the microseconds are negative; int() alone would also read '٣'.
+            sign = -1 if micros.startswith("-") else 1
+            at = EPOCH + timedelta(microseconds=sign * parse_count(micros.removeprefix("-"), "at"))
+        except (InvalidNumber, ValueError, OverflowError):
             raise InvalidCursor(f"{text!r} is not a page position") from None
         return cls(at, parse_id(ident))
 

@@ -56,6 +56,10 @@ class PurgeRequest(models.Model):
     # Frozen at preview: execution never touches a message above the high-water mark.
     preview = models.JSONField(null=True, blank=True)
     high_water_mark = models.BigIntegerField(null=True, blank=True)
+    # Ids of every legal hold in force at the preview. What they kept out then stays out for this
+    # request even once they are released: a run never takes more than its preview (and its
+    # approval) covered. Holds placed later are honoured as well (chatdata.purge.predicates.holds_for).
+    preview_holds = models.JSONField(default=list, blank=True)
     needs_approval = models.BooleanField(default=False)
     runs_inline = models.BooleanField(default=True)
 

@@ -5,8 +5,10 @@
 - preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS
 - actions     do_preview/execute/approve/reject/cancel/resume_purge, PurgeRefused: the only writers
 - execute     the batch protocol: checkpoints, cancel at batch boundaries, fencing of stale workers
+- units       one step inside a unit: a batch (capped at the preview's count) or the unit's finishing work
 - effects     the SQL of each batch; sync: SyncEvent payloads; outbox: attachment file removal
 - holds       legal holds: do_add_legal_hold, do_release_legal_hold, holds_meeting
+- predicates  scope_messages (what is counted is what is run), holds_for (the holds binding a request)
 - jobs        RQ job functions; serialize: purge_json (the CLI's and the API's JSON)
 Permissions live in chatdata.permissions, the audit log in chatdata.audit.
 """

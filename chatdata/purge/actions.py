@@ -10,7 +10,8 @@ API and `manage.py purge` alike.
 
 Each takes the acting staff member as keyword-only `actor` (and optional `ip` for the audit log),
 writes its audit entry in the same transaction as the state change, and raises:
-- PurgeInvalid (chatdata.purge.scopes) for input that cannot run; nothing is written;
+- PurgeInvalid (chatdata.purge.scopes) for input that cannot run, and for a scope in which nothing
+  would change ("Nothing matches: no request was made."); nothing is written;
 - PurgeRefused with `.code` 'not_permitted', 'hold', 'approval_needed' or 'bad_state' for a
   request the rules forbid. Refusals of permission and holds are themselves audited
   (`purge.refused`), so attempts show in the log.
@@ -32,8 +33,16 @@ from chatdata.permissions import approval_refusal, manage_refusal, request_refus
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
 from chatdata.purge.jobs import enqueue_purge
-from chatdata.purge.predicates import active_holds
-from chatdata.purge.preview import COUNT_KEYS, compute_preview, high_water_mark, read_snapshot, units_of
+from chatdata.purge.predicates import active_holds, holds_for
+from chatdata.purge.preview import (
+    COUNT_KEYS,
+    changes_nothing,
+    compute_preview,
+    high_water_mark,
+    nothing_matches_message,
+    read_snapshot,
+    units_of,
+)
 from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.validation import check_spec
 
@@ -111,6 +120,8 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
         _refuse(
             hold_refusal_message(spec, met), PurgeRefused.HOLD, actor=actor, spec_dict=spec.to_dict(), target=resolved.target, ip=ip
         )
+    if changes_nothing(spec, preview):
+        raise PurgeInvalid(nothing_matches_message(preview))
     with transaction.atomic():
         request = PurgeRequest.objects.create(
             state=State.PREVIEWED,
@@ -123,6 +134,7 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
             ticket=ticket,
             preview=preview,
             high_water_mark=hwm,
+            preview_holds=[hold.pk for hold in holds],
             needs_approval=preview["needs_approval"],
             runs_inline=preview["runs_inline"],
             total_messages=preview["messages"],
@@ -151,7 +163,7 @@ def _lock(request):
 def _check_holds(request):
     """A hold placed after the preview still stops an erasure."""
     spec = request.purge_spec
-    met = holds_meeting(spec, hwm=request.high_water_mark)
+    met = holds_meeting(spec, hwm=request.high_water_mark, holds=holds_for(request))
     return hold_refusal_message(spec, met) if met else None
 
 

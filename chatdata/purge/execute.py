@@ -31,38 +31,29 @@ half of it, measured), which is what the chat service's own commits wait behind 
 
 So a crash at any point loses at most the step in flight, which rolled back as a whole; running
 the request again (do_resume_purge) continues from the last committed step and reaches the same
-end state. Messages above the high-water mark are never touched, whatever arrived meanwhile.
+end state. Messages above the high-water mark are never touched, whatever arrived meanwhile, and
+a run never takes more messages than its preview counted: legal holds in force at the preview keep
+their messages out even once released (predicates.holds_for), and each batch is capped at what
+the preview still allows (units.UnitRun.allowance), for a message below the mark that committed late.
 """
 
 import logging
 import time
-from dataclasses import replace
-from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from chatdata.audit import write_audit
-from chatdata.models import Conversation, Message, PurgeItem, PurgeRequest, SyncEvent
+from chatdata.models import PurgeRequest, SyncEvent
 from chatdata.purge import effects
 from chatdata.purge.outbox import FileRemover, sweep_after_commit
-from chatdata.purge.predicates import active_holds, scope_messages
-from chatdata.purge.preview import COUNT_KEYS, units_of, unit_conversation, zero_counts
-from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
-from chatdata.purge.sync import event_for_unit
+from chatdata.purge.preview import units_of, zero_counts
+from chatdata.purge.units import UnitRun
 
 State = PurgeRequest.State
-Status = PurgeItem.Status
 log = logging.getLogger(__name__)
-
-
-def _add(total, counts):
-    for key, value in counts.items():
-        if key in COUNT_KEYS:
-            total[key] = total.get(key, 0) + value
-    return total
 
 
 def begin_run(request_id, attempt):
@@ -76,6 +67,7 @@ def begin_run(request_id, attempt):
         request.started_at = request.started_at or now
         request.heartbeat_at = now
         request.result = request.result or zero_counts()
+        request.result.setdefault("beyond_preview", 0)
         if "events_floor" not in request.progress:
             request.progress["events_floor"] = SyncEvent.objects.aggregate(top=Max("id"))["top"] or 0
         request.save(update_fields=["state", "started_at", "heartbeat_at", "result", "progress"])
@@ -217,7 +209,7 @@ def _step(request_id, attempt, remover, sizer, *, may_end):
             _end(request, State.CANCELLED if request.cancel_requested else State.DONE)
             return _OVER
         effects.commit_asynchronously()
-        batched = _UnitRun(request, spec, units[request.unit], remover).advance(sizer.size)
+        batched = UnitRun(request, spec, units[request.unit], remover).advance(sizer.size)
         now = timezone.now()
         request.heartbeat_at = now
         if batched:
@@ -254,183 +246,3 @@ def _end(request, state):
         reason=request.reason,
         ticket=request.ticket,
     )
-
-
-def _fetch(queryset):
-    """The rows of a values_list queryset of plain columns, in one fetch: the ORM's row iterator
-    (chunks of 100, a converter pass per row) added about an eighth to each batch's SELECT."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-class _UnitRun:
-    """One step inside the current unit: a batch, or the unit's finishing work."""
-
-    def __init__(self, request, spec, unit, remover):
-        self.request = request
-        self.remover = remover
-        self.spec = spec
-        self.conversation = unit_conversation(spec, unit)
-        self.item = request.items.get(position=request.unit) if unit is not None else None
-        self.state = request.progress.setdefault("unit", {"touched": [], "ids": {}, "counts": zero_counts()})
-        self.now = timezone.now()
-
-    def advance(self, size):
-        """Run a batch of at most `size` messages, or the unit's finishing work. Returns how many
-        messages the batch took (0: no batch ran), for the timing figures and the BatchSizer."""
-        if self.item is not None:
-            if self.item.status == Status.REFUSED:
-                return self._next_unit()
-            if self.request.cursor == 0 and not Conversation.objects.filter(pk=self.conversation).exists():
-                self._set_item(Status.NOT_FOUND, "The conversation no longer exists.")
-                return self._next_unit()
-        mode = self.spec.mode
-        if mode == MODE_CLEAR:
-            self._finish_clear()
-            return self._next_unit()
-        rows, cursor, exhausted = self._next_batch(size)
-        if rows:
-            self._apply(rows, mode, cursor)
-        self.request.cursor = cursor
-        if exhausted:
-            self._finish_batched(mode)
-            self._next_unit()
-        return len(rows)
-
-    def _next_batch(self, size):
-        hwm = self.request.high_water_mark
-        # External ids only where the sync events list them (an id list).
-        fields = ("id", "conversation_id", "external_id") if self.spec.kind == MESSAGES else ("id", "conversation_id")
-        holds = active_holds()
-        if self.spec.kind == MESSAGES:
-            # The ids are known: walk them in order instead of scanning the table.
-            remaining = sorted(pk for pk in self.spec.scope.ids if self.request.cursor < pk <= hwm)
-            chunk = remaining[:size]
-            if not chunk:
-                return [], self.request.cursor, True
-            spec = replace(self.spec, scope=replace(self.spec.scope, ids=tuple(chunk)))
-            rows = _fetch(scope_messages(spec, hwm=hwm, holds=holds).order_by("id").values_list(*fields))
-            return rows, chunk[-1], len(remaining) <= size
-        qs = scope_messages(self.spec, hwm=hwm, holds=holds, conversation=self.conversation)
-        rows = _fetch(qs.filter(id__gt=self.request.cursor).order_by("id").values_list(*fields)[:size])
-        cursor = rows[-1][0] if rows else self.request.cursor
-        return rows, cursor, len(rows) < size
-
-    def _apply(self, rows, mode, cursor):
-        ids = [row[0] for row in rows]
-        if mode == MODE_DELETE:
-            counts, outbox, deleted = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
-            self._refresh_latest(deleted, cursor)
-            self.remover.hold_after_commit(outbox)
-            touched = set(deleted)
-        else:
-            counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
-            touched = {row[1] for row in rows}
-        self.state["touched"] = sorted(set(self.state["touched"]) | touched)
-        if self.spec.kind == MESSAGES:
-            for pk, conversation, external_id in rows:
-                self.state["ids"].setdefault(str(conversation), []).append(external_id)
-        self._count(counts)
-
-    def _refresh_latest(self, deleted, cursor):
-        """Keep last_message_at right. Deleting older messages leaves it as it is; a batch that
-        took a conversation's latest message needs the new latest, found in a single-conversation
-        unit without walking the run's dead index entries (effects.refresh_latest_in_unit)."""
-        stale = [pk for pk, (_, latest, last) in deleted.items() if last is None or latest >= last]
-        if self.conversation is not None:
-            for pk in stale:
-                effects.refresh_latest_in_unit(self.spec, pk, cursor)
-        elif stale:
-            effects.refresh_last_message_at(stale)
-
-    def _count(self, counts):
-        _add(self.state["counts"], counts)
-        _add(self.request.result, counts)
-        self.request.processed_messages += counts.get("messages", 0)
-
-    def _finish_batched(self, mode):
-        touched = self.state["touched"]
-        if mode == MODE_DELETE and self.spec.removes_conversations:
-            self._finish_conversation_removal()
-            return
-        kind = SyncEvent.Kind.MESSAGES_DELETED if mode == MODE_DELETE else SyncEvent.Kind.MESSAGES_HIDDEN
-        member = self.spec.member if mode == MODE_HIDE_ROWS else None
-        self._notify(touched, kind, member=member)
-        self._count({"conversations": len(touched)})
-        kept = self._kept_by_holds() if mode == MODE_DELETE and self.item is not None else 0
-        if kept:
-            self._set_item(Status.HELD, f"{kept} messages kept under legal hold.")
-        else:
-            self._set_item(Status.OK, "")
-
-    def _kept_by_holds(self):
-        """Messages of this unit's conversation that legal holds keep."""
-        held = scope_messages(
-            self.spec, hwm=self.request.high_water_mark, holds=active_holds(), conversation=self.conversation, held=True
-        )
-        return held.count()
-
-    def _finish_conversation_removal(self):
-        pk = self.conversation
-        held_by = [h for h in active_holds() if h.conversation_id == pk]
-        left = Message.objects.filter(conversation_id=pk)
-        kept_held = self._kept_by_holds()
-        if not held_by and not left.exists():
-            self._notify([pk], SyncEvent.Kind.CONVERSATION_DELETED)
-            effects.remove_conversation(pk)
-            self._count({"conversations": 1})
-            self._set_item(Status.OK, "")
-            return
-        self._notify(self.state["touched"], SyncEvent.Kind.MESSAGES_DELETED)
-        if held_by or kept_held:
-            names = "; ".join(h.describe() for h in held_by) or f"{kept_held} messages under legal hold"
-            self._set_item(Status.HELD, f"Kept under {names}; the conversation stays.")
-        else:
-            newer = left.filter(id__gt=self.request.high_water_mark).count()
-            self._set_item(Status.OK, f"{newer} messages arrived after the preview; the conversation stays.")
-
-    def _finish_clear(self):
-        spec = self.spec
-        preview = self.item.preview if self.item is not None else (self.request.preview or {})
-        bound = preview.get("cleared_before")
-        bound = datetime.fromisoformat(bound) if bound else None
-        counts, changed = effects.clear_for_member(
-            conversation_pk=self.conversation,
-            member=spec.member,
-            bound=bound,
-            hide_conversation=spec.effect == DELETE_CONVERSATION,
-        )
-        if counts is None:
-            self._set_item(Status.REFUSED, "The member is no longer in this conversation.")
-            return
-        if changed:
-            kind = (
-                SyncEvent.Kind.CONVERSATION_HIDDEN if spec.effect == DELETE_CONVERSATION else SyncEvent.Kind.HISTORY_CLEARED
-            )
-            self._notify([self.conversation], kind, member=spec.member, extra={"cleared_before": preview.get("cleared_before")})
-            counts["conversations"] = 1
-        self._count(counts)
-        self._set_item(Status.OK, "" if changed else "Nothing to change: already hidden or cleared.")
-
-    def _notify(self, conversation_pks, kind, *, member=None, extra=None):
-        written = 0
-        for pks, payload in event_for_unit(self.request, self.spec, conversation_pks, kind, self.state["ids"], extra):
-            written += effects.write_events(conversation_pks=pks, kind=kind, payload=payload, now=self.now, member=member)
-        # Per unit this is exact; across units _end() counts distinct members instead.
-        self._count({"members_affected": written})
-
-    def _set_item(self, status, reason):
-        if self.item is None:
-            return
-        self.item.status = status
-        self.item.reason = reason
-        self.item.counts = dict(self.state["counts"])
-        self.item.save(update_fields=["status", "reason", "counts"])
-
-    def _next_unit(self):
-        self.request.unit += 1
-        self.request.cursor = 0
-        self.request.progress.pop("unit", None)
-        return 0

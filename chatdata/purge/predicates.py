@@ -7,7 +7,10 @@ delete's predicate at 1.5x the time and 2.8x the WAL, and these columns are what
 (conversation, sent_at, id) and (sender, sent_at) indexes serve.
 
 Legal holds are read fresh for every query that needs them (a handful of rows), so a hold placed
-while a purge runs protects its messages from the very next batch.
+while a purge runs protects its messages from the very next batch. Once a request is previewed,
+the holds that bind it are `holds_for(request)`: those active now and those in force at its
+preview, even if released since. Releasing a hold must not let a run take what its preview (and
+its confirmation, and its approval) left out.
 """
 
 from django.db.models import Q
@@ -52,6 +55,14 @@ def scope_q(spec, *, conversation=None):
 
 def active_holds():
     return list(LegalHold.objects.filter(released_at__isnull=True).order_by("id"))
+
+
+def holds_for(request):
+    """The holds binding a previewed PurgeRequest: active now, or in force at its preview. Every
+    query made for a request after its preview (batches, the held counts, keeping a conversation,
+    its histogram, the hold check before a run) uses these, so they all agree."""
+    frozen = Q(pk__in=request.preview_holds or [])
+    return list(LegalHold.objects.filter(Q(released_at__isnull=True) | frozen).order_by("id"))
 
 
 def hold_q(hold):

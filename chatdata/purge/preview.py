@@ -35,7 +35,7 @@ from chatdata.models import (
     PurgeRequest,
     Reaction,
 )
-from chatdata.purge.predicates import active_holds, hold_q, scope_messages
+from chatdata.purge.predicates import active_holds, hold_q, holds_for, scope_messages
 from chatdata.purge.scopes import (
     CONVERSATION,
     CONVERSATIONS,
@@ -273,15 +273,42 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     return preview, items
 
 
+NOTHING_MATCHES = "Nothing matches: no request was made."
+
+
+def changes_nothing(spec, preview):
+    """True when running `preview` would change nothing, so no request is to be made for it
+    (DESIGN.md §3): deleting, no message goes (and, removing conversations for everyone, no
+    conversation either); one-way, the member would see exactly what they see now (nothing newly
+    hidden, no pending delivery dropped, no conversation hidden from their list)."""
+    mode = preview["mode"]
+    if mode == MODE_DELETE:
+        return preview["messages"] == 0 and not (spec.removes_conversations and preview["conversations"])
+    if mode == MODE_HIDE_ROWS:
+        return preview["hides"] == 0 and preview["pending_deliveries"] == 0
+    hides_conversation = spec.effect == DELETE_CONVERSATION and preview["conversations"] > 0
+    return preview["messages"] == 0 and preview["pending_deliveries"] == 0 and not hides_conversation
+
+
+def nothing_matches_message(preview):
+    """NOTHING_MATCHES, saying how many messages legal holds keep when they keep the whole scope."""
+    held = preview.get("excluded_by_hold", 0)
+    if held == 1:
+        return f"{NOTHING_MATCHES} 1 message in scope is kept under legal hold."
+    if held:
+        return f"{NOTHING_MATCHES} {held:,} messages in scope are kept under legal hold."
+    return NOTHING_MATCHES
+
+
 def affected_per_day(request_or_spec, *, tzinfo=None):
     """[(date, messages)] of the messages a request (or spec) covers, per day in `tzinfo`
     (default: the current time zone), by one GROUP BY query: the preview's histogram."""
     if isinstance(request_or_spec, PurgeRequest):
-        spec, hwm = request_or_spec.purge_spec, request_or_spec.high_water_mark
+        spec, hwm, holds = request_or_spec.purge_spec, request_or_spec.high_water_mark, holds_for(request_or_spec)
     else:
-        spec, hwm = request_or_spec, None
+        spec, hwm, holds = request_or_spec, None, active_holds()
     rows = (
-        scope_messages(spec, hwm=hwm, holds=active_holds())
+        scope_messages(spec, hwm=hwm, holds=holds)
         .annotate(day=TruncDate("sent_at", tzinfo=tzinfo))
         .values("day")
         .annotate(n=Count("id"))

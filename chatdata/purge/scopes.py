@@ -39,6 +39,8 @@ from typing import ClassVar
 
 from django.conf import settings
 
+from chatdata.parsing import InvalidNumber, parse_id
+
 MESSAGES = "messages"
 RANGE = "range"
 CONVERSATION = "conversation"
@@ -70,13 +72,10 @@ class PurgeInvalid(Exception):
 
 
 def _pk(value, field):
-    if isinstance(value, bool):
-        raise PurgeInvalid(f"{field} must be a whole number id, not {value!r}.", field)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or value <= 0:
-        raise PurgeInvalid(f"{field} must be a positive whole number id, not {value!r}.", field)
-    return value
+    try:
+        return parse_id(value, field)
+    except InvalidNumber as exc:
+        raise PurgeInvalid(exc.message, field) from None
 
 
 def _pks(values, field):

@@ -2,10 +2,13 @@
 
     {"request": 12, "state": "done", "target": "conversation grp", "effect": "delete_for_everyone",
      "preview": {"messages": 10, ..., "excluded_by_hold": 0, "high_water_mark": 9120, ...},
-     "result": {"messages": 10, ...} | null,
+     "result": {"messages": 10, ..., "beyond_preview": 0} | null,
      "items": [{"conversation": "c1", "status": "ok", "reason": "", "preview": {...}, "counts": {...}}],
      "progress": {"processed_messages": 10, "total_messages": 10, "percent": 100, "batches": 1, ...},
      "error": ""}
+
+`result.beyond_preview` counts messages the scope matched past the preview's count (stored after
+the preview, below its high-water mark): a run leaves them, never taking more than it previewed.
 """
 
 

@@ -14,11 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatdata.models import AuditEntry, PurgeItem, PurgeRequest
+from chatdata.parsing import InvalidNumber, parse_count
 from chatdata.permissions import can_manage
 from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge
 from chatdata.purge.scopes import CONVERSATIONS
+from dashboard.forms import IdField
 from dashboard.purge_panel import cancellable, count_rows, progress_figures, resumable
-from dashboard.views.purge import back_link, client_ip, staff_only
+from dashboard.views.purge import back_link, bad_request, client_ip, staff_only
 
 State = PurgeRequest.State
 PAGE = 50
@@ -29,7 +31,7 @@ POLL_FAST = frozenset({State.APPROVED, State.QUEUED, State.RUNNING})
 
 class JobFilterForm(forms.Form):
     state = forms.ChoiceField(label="State", required=False, choices=[("", "All states"), *State.choices])
-    after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+    after = IdField(widget=forms.HiddenInput)
 
 
 @require_GET
@@ -52,12 +54,13 @@ def job_list(request):
 
 
 def detail_context(request, purge):
+    """The job page's context; InvalidNumber for a damaged `items_after`."""
     spec = purge.purge_spec
     may_manage = can_manage(request.user, purge)
     items, items_next = [], None
     if spec.kind == CONVERSATIONS:
         position = request.GET.get("items_after", "")
-        start = int(position) if position.isdigit() and int(position) < 2**31 else -1
+        start = parse_count(position, "items_after", maximum=2**31 - 1) if position.strip() else -1
         items = list(purge.items.filter(position__gt=start).order_by("position")[: ITEMS_PAGE + 1])
         if len(items) > ITEMS_PAGE:
             items = items[:ITEMS_PAGE]
@@ -95,7 +98,10 @@ def _item_totals(purge):
 def job_detail(request, pk):
     staff_only(request)
     purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by"), pk=pk)
-    context = detail_context(request, purge)
+    try:
+        context = detail_context(request, purge)
+    except InvalidNumber as exc:
+        return bad_request(request, exc.message)
     if request.htmx:
         return render(request, "jobs/detail.html#live", context)
     return render(request, "jobs/detail.html", context)

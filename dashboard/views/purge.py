@@ -22,19 +22,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
+from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge
-from chatdata.purge.preview import compute_preview
+from chatdata.purge.preview import changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
 from dashboard.purge_forms import (
     BatchForm,
-    ConfirmForm,
     ConversationForm,
     RangeForm,
     SelectionForm,
     UserForm,
 )
+from dashboard.purge_confirm import ConfirmForm
 from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.purge_panel import affected_days, approval_note, count_rows, histogram
 from dashboard.views.oversight import client_ip
@@ -91,9 +92,14 @@ def conversation_forms(conversation, offer, *, bound=None):
     return forms
 
 
+def bad_request(request, message):
+    """A 400 page naming what is wrong with a hand-edited or damaged URL; nothing is done."""
+    return render(request, "400.html", {"message": message}, status=400)
+
+
 def posted_ids(values):
     """The well-formed ids among raw values (to show a selection again; the form judges it)."""
-    return [int(v) for v in values if v.isdigit() and int(v) < 2**63][:SHOWN_SELECTION]
+    return [parse_id(v, "ids") for v in values if is_id(v)][:SHOWN_SELECTION]
 
 
 def selected_messages(form):
@@ -144,6 +150,7 @@ def live_preview(request, spec):
         histogram=histogram(affected_days(spec, preview, hwm=preview["high_water_mark"])),
         approval=approval_note(spec, preview),
         refusal=request_refusal(request.user, spec),
+        nothing=changes_nothing(spec, preview),
     )
     return context
 
@@ -187,7 +194,12 @@ def conversations(request):
             return _to_preview(purge)
         ids = posted_ids(request.POST.getlist("conversations"))
     else:
-        ids = posted_ids(request.GET.getlist("conversations"))
+        # The conversation list's "Delete…" button links here with the ticked ids.
+        try:
+            ids = [parse_id(v, "conversations") for v in request.GET.getlist("conversations") if v.strip()]
+        except InvalidNumber as exc:
+            return bad_request(request, exc.message)
+        ids = ids[:SHOWN_SELECTION]
     chosen = list(Conversation.objects.filter(pk__in=ids).order_by("-last_message_at", "-id"))
     return render(request, "purge/conversations.html", {"section": "conversations", "form": form, "chosen": chosen})
 
@@ -230,7 +242,7 @@ def request_context(request, purge, form):
     spec = purge.purge_spec
     preview = purge.preview or {}
     # The picture is of rows still in the store: once a run has started, they are going or gone.
-    days = affected_days(spec, preview, hwm=purge.high_water_mark) if purge.result is None else None
+    days = affected_days(spec, preview, request=purge) if purge.result is None else None
     return {
         "section": "jobs",
         "purge": purge,

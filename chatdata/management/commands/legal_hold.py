@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.parsing import argparse_type, parse_id
 from chatdata.purge.holds import HoldRefused, do_add_legal_hold, do_release_legal_hold, hold_scope
 from chatdata.purge.scopes import PurgeInvalid
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         add.add_argument("--actor", required=True, metavar="USERNAME")
         add.add_argument("--json", action="store_true", dest="as_json")
         release = sub.add_parser("release", help="release a hold")
-        release.add_argument("hold", type=int, metavar="HOLD_ID")
+        release.add_argument("hold", type=argparse_type(parse_id, "HOLD_ID"), metavar="HOLD_ID")
         release.add_argument("--actor", required=True, metavar="USERNAME")
         release.add_argument("--reason", default="")
         release.add_argument("--json", action="store_true", dest="as_json")

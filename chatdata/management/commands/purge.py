@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from chatdata.models import PurgeRequest
+from chatdata.parsing import InvalidNumber, parse_id, parse_seconds
 from chatdata.purge.actions import (
     PurgeRefused,
     do_approve_purge,
@@ -45,8 +46,9 @@ Always: --actor USERNAME --reason TEXT [--ticket REF]. Times are ISO 8601 with a
   --process-outbox         remove attachment files left in the outbox by interrupted runs
   --json                   print one JSON object: request, state, preview, result, items
 
-Exit status: 0 done, previewed or accepted; 2 invalid input; 3 refused (legal hold, approval
-needed, not permitted); 1 failure (failed, cancelled while waited for, or timed out).
+Exit status: 0 done, previewed or accepted; 2 invalid input, or a scope in which nothing would
+change ("Nothing matches: no request was made."); 3 refused (legal hold, approval needed, not
+permitted); 1 failure (failed, cancelled while waited for, or timed out).
 """
 
 EFFECTS = {"delete-for-everyone": "delete_for_everyone", "hide-for-user": "hide_for_user", "delete-conversation": "delete_conversation"}
@@ -85,14 +87,16 @@ class Command(BaseCommand):
         parser.add_argument("--ticket", default="")
         actions = parser.add_mutually_exclusive_group()
         actions.add_argument("--execute", nargs="?", const=True, default=None, metavar="REQUEST_ID")
-        actions.add_argument("--approve", type=int, metavar="REQUEST_ID")
-        actions.add_argument("--reject", type=int, metavar="REQUEST_ID")
-        actions.add_argument("--cancel", type=int, metavar="REQUEST_ID")
-        actions.add_argument("--resume", type=int, metavar="REQUEST_ID")
-        actions.add_argument("--status", type=int, metavar="REQUEST_ID")
+        # Request ids and the timeout are read in handle() (chatdata.parsing), so a bad one is
+        # reported like any other invalid input: exit status 2, and with --json as JSON.
+        actions.add_argument("--approve", metavar="REQUEST_ID")
+        actions.add_argument("--reject", metavar="REQUEST_ID")
+        actions.add_argument("--cancel", metavar="REQUEST_ID")
+        actions.add_argument("--resume", metavar="REQUEST_ID")
+        actions.add_argument("--status", metavar="REQUEST_ID")
         actions.add_argument("--process-outbox", action="store_true")
         parser.add_argument("--wait", action="store_true")
-        parser.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="give up waiting after this long")
+        parser.add_argument("--wait-timeout", metavar="SECONDS", help="give up waiting after this long")
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, **options):
@@ -113,23 +117,30 @@ class Command(BaseCommand):
     # --- what to do -------------------------------------------------------------------------
 
     def _dispatch(self, o):
+        if o["wait_timeout"] is not None:
+            o["wait_timeout"] = self._number(parse_seconds, o["wait_timeout"], "--wait-timeout")
         if o["process_outbox"]:
             settled = process_file_outbox()
             self.stdout.write(json.dumps({"outbox_settled": settled}) if self.as_json else f"{settled} outbox entries settled.")
             return None, 0
-        if o["status"]:
-            return self._wait(self._request(o["status"])) if o["wait"] else self._request(o["status"]), 0
-        actor = self._actor(o["actor"])
-        if o["approve"]:
-            return self._outcome(do_approve_purge(self._request(o["approve"]), actor=actor))
-        if o["reject"]:
-            return do_reject_purge(self._request(o["reject"]), actor=actor, reason=o["reason"]), 0
-        if o["cancel"]:
-            return do_cancel_purge(self._request(o["cancel"]), actor=actor), 0
-        if o["resume"]:
-            return self._outcome(do_resume_purge(self._request(o["resume"]), actor=actor))
+        if o["status"] is not None:
+            request = self._request(o["status"], "--status")
+            return self._wait(request) if o["wait"] else request, 0
+        given = {flag: o[flag] for flag in ("approve", "reject", "cancel", "resume") if o[flag] is not None}
         if o["execute"] not in (None, True):
-            return self._outcome(do_execute_purge(self._request(o["execute"]), actor=actor))
+            given["execute"] = o["execute"]
+        requests = {flag: self._request(value, f"--{flag}") for flag, value in given.items()}
+        actor = self._actor(o["actor"])
+        if "approve" in requests:
+            return self._outcome(do_approve_purge(requests["approve"], actor=actor))
+        if "reject" in requests:
+            return do_reject_purge(requests["reject"], actor=actor, reason=o["reason"]), 0
+        if "cancel" in requests:
+            return do_cancel_purge(requests["cancel"], actor=actor), 0
+        if "resume" in requests:
+            return self._outcome(do_resume_purge(requests["resume"], actor=actor))
+        if "execute" in requests:
+            return self._outcome(do_execute_purge(requests["execute"], actor=actor))
         request = do_preview_purge(self._spec(o), actor=actor, reason=o["reason"], ticket=o["ticket"])
         if o["execute"] is None:
             return request, 0
@@ -171,11 +182,18 @@ class Command(BaseCommand):
             raise PurgeInvalid(f"No active staff account named {username!r}.", "actor")
         return actor
 
-    def _request(self, pk):
+    def _number(self, parse, value, flag):
         try:
-            return PurgeRequest.objects.get(pk=int(pk))
-        except (PurgeRequest.DoesNotExist, ValueError):
-            raise PurgeInvalid(f"No purge request #{pk}.", "request") from None
+            return parse(value, flag)
+        except InvalidNumber as exc:
+            raise PurgeInvalid(exc.message, flag) from None
+
+    def _request(self, value, flag):
+        pk = self._number(parse_id, value, flag)
+        request = PurgeRequest.objects.filter(pk=pk).first()
+        if request is None:
+            raise PurgeInvalid(f"No purge request #{pk}.", "request")
+        return request
 
     def _spec(self, o):
         chosen = [name for name in ("messages", "user", "conversations", "conversation") if o[name]]
@@ -231,6 +249,11 @@ class Command(BaseCommand):
         self.stdout.write("  previewed: " + ", ".join(f"{k} {preview.get(k, 0)}" for k in COUNT_KEYS))
         if request.result is not None:
             self.stdout.write("  executed:  " + ", ".join(f"{k} {request.result.get(k, 0)}" for k in COUNT_KEYS))
+            if request.result.get("beyond_preview"):
+                self.stdout.write(
+                    f"  left in place: {request.result['beyond_preview']} messages matched beyond the preview's count "
+                    "(stored after the preview, below its high-water mark)"
+                )
         self.stdout.write(f"  excluded by legal hold: {preview.get('excluded_by_hold', 0)}; high-water mark: {preview.get('high_water_mark')}")
         for hold in preview.get("holds", []):
             self.stdout.write(f"    {hold['description']}: {hold['messages']} messages kept")

@@ -5,6 +5,7 @@ from django.db import connection
 from django.db.models import Count
 
 from chatdata.models import Attachment, ChatUser, Conversation, Membership, Message, MessageHide, PendingDelivery, Reaction
+from chatdata.parsing import argparse_type, parse_count
 from chatdata.seed import SeedPlan, load
 from chatdata.seed.reset import chat_row_counts, has_chat_data, reset_blockers, reset_chat_data
 
@@ -29,10 +30,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=DEFAULTS.users, help=f"chat users (default {DEFAULTS.users})")
-        parser.add_argument("--conversations", type=int, default=DEFAULTS.conversations, help=f"conversations (default {DEFAULTS.conversations})")
-        parser.add_argument("--messages", type=int, default=DEFAULTS.messages, help=f"messages (default {DEFAULTS.messages})")
-        parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
+        parser.add_argument("--users", type=argparse_type(parse_count, "--users"), default=DEFAULTS.users, help=f"chat users (default {DEFAULTS.users})")
+        parser.add_argument("--conversations", type=argparse_type(parse_count, "--conversations"), default=DEFAULTS.conversations, help=f"conversations (default {DEFAULTS.conversations})")
+        parser.add_argument("--messages", type=argparse_type(parse_count, "--messages"), default=DEFAULTS.messages, help=f"messages (default {DEFAULTS.messages})")
+        parser.add_argument("--seed", type=argparse_type(parse_count, "--seed"), default=DEFAULTS.seed, help=f"random seed (default {DEFAULTS.seed})")
         parser.add_argument(
             "--reset", action="store_true",
             help="first delete all chat data and its attachment files (staff accounts and audit entries are kept)",
