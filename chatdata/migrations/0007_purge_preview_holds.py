@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("chatdata", "0005_audit_append_only")]
+    dependencies = [("chatdata", "0006_audit_no_truncate")]
 
     operations = [
         migrations.AddField(
