@@ -57,7 +57,8 @@ def setup_django():
     os.environ.setdefault("MEDIA_ROOT", str(ROOT / "var" / "bench-media"))
     if "DEBUG" not in os.environ:
         os.environ["DEBUG"] = "0"
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+        for key in ("SECRET_KEY", "ERASURE_PSEUDONYM_KEY", "ERASURE_CERTIFICATE_KEY"):
+            os.environ.setdefault(key, secrets.token_urlsafe(48))
     import django
 
     # DEBUG off: whitenoise warns that STATIC_ROOT was never collected; pages do not need it here.

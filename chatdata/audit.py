@@ -62,6 +62,19 @@ ACTIONS = {
     "staff.activated": "Activated a staff account",
     "staff.deactivated": "Deactivated a staff account",
     "staff.password_changed": "Set a staff member's password",
+    "erasure.open": "Opened an erasure request",
+    "erasure.refused": "An erasure action was refused",
+    "erasure.blocked": "An erasure was blocked by a legal hold",
+    "erasure.approve": "Approved an erasure",
+    "erasure.reject": "Rejected an erasure",
+    "erasure.cancel_requested": "Asked a running erasure to stop",
+    "erasure.cancel": "An erasure was cancelled",
+    "erasure.resume": "Resumed an erasure",
+    "erasure.pseudonymise": "Pseudonymised an erased chat user and wrote their tombstone",
+    "erasure.complete": "An erasure completed (residue check passed)",
+    "erasure.fail": "An erasure failed",
+    "erasure.export": "Exported a data subject's data",
+    "erasure.certificate": "Issued an erasure certificate",
 }
 
 HASHED_FIELDS = (

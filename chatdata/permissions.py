@@ -15,6 +15,13 @@ Nobody approves their own request, nor through an account they created, took ove
 password) or gave the approving role within APPROVAL_COOLING_HOURS (`cooling_refusal`). Cancel and resume are open to the requester and to whoever may
 approve the request. Each `*_refusal` function returns None when allowed or a sentence saying why
 not; the `can_*` twins return booleans for templates.
+
+Erasure requests (chatdata.erasure) follow the `user` row: compliance officers (and admins) take
+them and export a subject's data; a second compliance officer or an admin, never the requester,
+approves or rejects; the requester and those approvers cancel and resume. Auditors may look at
+them. The purges that carry out an approved erasure (PurgeRequest.erasure) are governed by the
+erasure's rules, whatever their scope: deleting the subject's peer conversations is part of the
+erasure the second officer approved, not a moderator's conversation-level deletion.
 """
 
 from datetime import timedelta
@@ -31,10 +38,13 @@ def _held(user):
     return roles.roles_of(user) if user is not None else frozenset()
 
 
-def request_refusal(user, spec):
+def request_refusal(user, spec, *, erasure=None):
+    """`erasure`: the ErasureRequest the purge carries out, if any."""
     held = _held(user)
     if not held:
         return "You hold no chatsweep role, so you cannot request deletions."
+    if erasure is not None:
+        return _erasure_purge_refusal(user, held, erasure)
     if roles.ADMIN in held:
         return None
     if spec.kind == USER:
@@ -55,17 +65,34 @@ def request_refusal(user, spec):
     return "Your role is read-only: you cannot request deletions."
 
 
+def _erasure_purge_refusal(user, held, erasure):
+    """A purge carrying out an erasure is made while the erasure runs, by its requester."""
+    if erasure.state != "running":
+        return f"Erasure #{erasure.pk} is {erasure.state}: only a running erasure makes purges."
+    if user.pk != erasure.requested_by_id:
+        return f"Only the requester of erasure #{erasure.pk} makes its purges (its approver approves them)."
+    if roles.ADMIN in held or roles.COMPLIANCE in held:
+        return None
+    return "Only compliance officers may purge a user's data (an erasure)."
+
+
 def _may_approve_kind(held, kind):
     if roles.ADMIN in held:
         return True
     return roles.COMPLIANCE in held if kind == USER else roles.MODERATOR in held
 
 
+def _governing_kind(request):
+    """The scope kind whose rules apply: a purge carrying out an erasure follows the erasure's."""
+    return USER if getattr(request, "erasure_id", None) else request.scope_kind
+
+
 def approval_refusal(user, request):
     if user is not None and user.pk == request.requested_by_id:
         return "You cannot approve or reject your own request: another staff member must."
-    if not _may_approve_kind(_held(user), request.scope_kind):
-        who = "a compliance officer" if request.scope_kind == USER else "a moderator"
+    kind = _governing_kind(request)
+    if not _may_approve_kind(_held(user), kind):
+        who = "a compliance officer" if kind == USER else "a moderator"
         return f"Only {who} or an admin may approve or reject this request."
     return cooling_refusal(user, request)
 
@@ -131,9 +158,40 @@ def manage_refusal(user, request):
     """Cancel and resume: the requester, or whoever may approve the request."""
     if user is not None and user.pk == request.requested_by_id and _held(user):
         return None
-    if _may_approve_kind(_held(user), request.scope_kind):
+    if _may_approve_kind(_held(user), _governing_kind(request)):
         return None
     return "Only the requester or someone who may approve this request can cancel or resume it."
+
+
+# --- erasure requests ---------------------------------------------------------------------------
+
+
+def erasure_open_refusal(user):
+    if roles.has_role(user, roles.COMPLIANCE):
+        return None
+    return "Only compliance officers and admins take erasure requests."
+
+
+def erasure_approval_refusal(user, erasure):
+    """Approve or reject an erasure: a second compliance officer or an admin, never the requester
+    (the rule of a `user` purge, cooling rules and all)."""
+    return approval_refusal(user, erasure)
+
+
+def erasure_manage_refusal(user, erasure):
+    """Cancel or resume an erasure: its requester, or whoever may approve it."""
+    return manage_refusal(user, erasure)
+
+
+def erasure_export_refusal(user):
+    if roles.has_role(user, roles.COMPLIANCE):
+        return None
+    return "Only compliance officers and admins may export a data subject's data."
+
+
+def can_view_erasures(user):
+    """Compliance officers, auditors and admins see erasure requests and their certificates."""
+    return roles.has_role(user, roles.COMPLIANCE, roles.AUDITOR)
 
 
 def holds_refusal(user):

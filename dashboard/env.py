@@ -124,6 +124,8 @@ def env_file_path(name, default):
     if path.is_dir():
         raise bad(name, value, "a path to a file, not a directory")
     return path
+
+
 _HEADER_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 _HEADER_VALUE = re.compile(r"[!-+\--~]+")  # visible ASCII but the comma (a list is not one value)
 
@@ -148,3 +150,15 @@ def env_proxy_header(name):
         raise bad(name, value, "a request header name such as X-Forwarded-Proto, optionally followed by ': value' "
                                "(default https), such as X-Forwarded-Ssl: on")
     return ("HTTP_" + header.upper().replace("-", "_"), expected if colon else "https")
+
+def env_secret(name, *, debug, development_default, minimum_length=32):
+    """A key: a development default only while DEBUG is on; required and at least
+    `minimum_length` characters when it is off. The value itself is never shown in an error."""
+    value = env_str(name)
+    if value is None:
+        if not debug:
+            raise bad(name, "", "a long random string (required when DEBUG is off)")
+        return development_default
+    if len(value) < minimum_length and not debug:
+        raise bad(name, "<hidden>", f"at least {minimum_length} characters when DEBUG is off")
+    return value

@@ -28,6 +28,7 @@ ACTION_GROUPS = {
     "hold.*": "Any legal-hold action",
     "auth.*": "Logins, logouts and lockouts",
     "staff.*": "Staff accounts and roles",
+    "erasure.*": "Any erasure action",
     "audit.*": "Audit-log exports",
     "import.*": "Imports of chat data",
 }

@@ -19,6 +19,7 @@ from dashboard.env import (
     env_list,
     env_proxy_header,
     env_redis_url,
+    env_secret,
     env_str,
     env_timezone,
     env_url,
@@ -29,13 +30,7 @@ VAR_DIR = Path(env_str("CHATSWEEP_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", True)
 
-SECRET_KEY = env_str("SECRET_KEY")
-if SECRET_KEY is None:
-    if not DEBUG:
-        raise bad("SECRET_KEY", "", "a long random string (required when DEBUG is off)")
-    SECRET_KEY = "chatsweep-development-only-not-secret"
-elif len(SECRET_KEY) < 32 and not DEBUG:
-    raise bad("SECRET_KEY", "<hidden>", "at least 32 characters when DEBUG is off")
+SECRET_KEY = env_secret("SECRET_KEY", debug=DEBUG, development_default="chatsweep-development-only-not-secret")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ["http://127.0.0.1:8000", "http://localhost:8000"])
@@ -257,6 +252,18 @@ PURGE_SKIP_FK_TRIGGERS = env_choice("PURGE_SKIP_FK_TRIGGERS", "auto", ["auto", "
 # entry can take (1 MB of lexemes and positions, which a body of a few hundred KB can already
 # exceed; the importer asks the database about every body big enough to come near it).
 IMPORT_MAX_BODY_BYTES = env_int("IMPORT_MAX_BODY_BYTES", 65_536, minimum=1, maximum=16_777_216)
+# --- erasure requests (DESIGN.md §5) -------------------------------------------------------------
+# A request is due this many days after it was received (GDPR: one month).
+ERASURE_DEADLINE_DAYS = env_int("ERASURE_DEADLINE_DAYS", 30, minimum=1, maximum=3650)
+# HMAC-SHA256 keys: pseudonyms and tombstones (keyed hashes of external ids), and the signature of
+# erasure certificates. Never stored in the database: whoever reads the data cannot reverse or
+# forge either without them.
+ERASURE_PSEUDONYM_KEY = env_secret(
+    "ERASURE_PSEUDONYM_KEY", debug=DEBUG, development_default="chatsweep-development-pseudonym-key-not-secret"
+)
+ERASURE_CERTIFICATE_KEY = env_secret(
+    "ERASURE_CERTIFICATE_KEY", debug=DEBUG, development_default="chatsweep-development-certificate-key-not-secret"
+)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "WARNING", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 LOGGING = {

@@ -66,10 +66,22 @@ def test_it_refuses_an_erasure_that_meets_a_user_hold_naming_it(chat, compliance
     assert AuditEntry.objects.order_by("-id").first().action == "purge.refused"
 
 
-def test_it_refuses_an_erasure_that_meets_a_conversation_hold(chat, compliance):
-    do_add_legal_hold(actor=compliance, conversation=chat.peer, reason="case 9")
-    with pytest.raises(PurgeRefused, match="conversation peer"):
-        do_preview_purge(PurgeSpec(UserScope(chat.bob.pk), "delete_for_everyone"), actor=compliance, reason="DSR")
+def test_it_keeps_what_a_conversation_hold_covers_in_a_user_scope_and_runs_the_rest(
+    chat, compliance, admin_user, django_capture_on_commit_callbacks
+):
+    """A hold on a conversation keeps its messages out of an erasure, counted and named; the
+    subject's other messages go (only a hold on the subject blocks: see chatdata.purge.holds)."""
+    other = make_conversation("group", [chat.alice, chat.bob], external_id="oth")
+    elsewhere = make_history(other, chat.bob, 2, start=T0)
+    hold = do_add_legal_hold(actor=compliance, conversation=chat.peer, start=T0 + HOUR, reason="case 9")
+    request = do_preview_purge(PurgeSpec(UserScope(chat.bob.pk), "delete_for_everyone"), actor=compliance, reason="DSR")
+    assert (request.preview["messages"], request.preview["excluded_by_hold"]) == (3, 3)
+    assert request.preview["holds"] == [{"id": hold.pk, "description": hold.describe(), "messages": 3}]
+    with django_capture_on_commit_callbacks(execute=True):
+        request = do_approve_purge(do_execute_purge(request, actor=compliance), actor=admin_user)
+    assert (request.state, request.result["messages"]) == ("done", 3)
+    assert set(Message.objects.filter(sender=chat.bob)) == set(chat.p[1:])
+    assert not Message.objects.filter(pk__in=[m.pk for m in elsewhere]).exists()
 
 
 def test_it_allows_an_erasure_outside_the_hold_window(chat, compliance):

@@ -15,9 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_VARIABLES = {
-    "ALLOWED_HOSTS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
-    "ALLOWED_HOSTS", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "IMPORT_MAX_BODY_BYTES", "LOG_LEVEL",
-    "ALLOWED_HOSTS", "APPROVAL_COOLING_HOURS", "CSRF_COOKIE_SECURE", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_MINUTES", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DEBUG", "LOG_LEVEL",
+    "ALLOWED_HOSTS", "APPROVAL_COOLING_HOURS", "AUDIT_WITNESS_FILE", "CSRF_COOKIE_SECURE", "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL", "DEBUG", "IMPORT_MAX_BODY_BYTES", "LOG_LEVEL", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_MINUTES",
+    "ERASURE_CERTIFICATE_KEY", "ERASURE_DEADLINE_DAYS", "ERASURE_PSEUDONYM_KEY",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
     "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
@@ -26,6 +26,8 @@ OUR_VARIABLES = {
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x" * 50,
+    "ERASURE_PSEUDONYM_KEY": "p" * 40,
+    "ERASURE_CERTIFICATE_KEY": "c" * 40,
     "DATABASE_URL": "postgres://chat:pw@db.internal:5433/chatsweep_prod",
     "REDIS_URL": "redis://cache.internal:6380/3",
     "ALLOWED_HOSTS": "sweep.example.com, admin.example.com",
@@ -40,7 +42,8 @@ SHOW = (
     "'witness': str(s.AUDIT_WITNESS_FILE), "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
     "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS, "
-    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS], 'import_max_body': s.IMPORT_MAX_BODY_BYTES}))"
+    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS], 'import_max_body': s.IMPORT_MAX_BODY_BYTES, "
+    "'erasure': [s.ERASURE_DEADLINE_DAYS, s.ERASURE_PSEUDONYM_KEY, s.ERASURE_CERTIFICATE_KEY]}))"
 )
 
 
@@ -89,6 +92,12 @@ BAD = [
     ("SECRET_KEY", {"DEBUG": "0"}),
     ("SECRET_KEY", {"DEBUG": "0", "SECRET_KEY": "short"}),
     ("LOG_LEVEL", {"LOG_LEVEL": "LOUD"}),
+    ("ERASURE_DEADLINE_DAYS", {"ERASURE_DEADLINE_DAYS": "0"}),
+    ("ERASURE_DEADLINE_DAYS", {"ERASURE_DEADLINE_DAYS": "a month"}),
+    ("ERASURE_PSEUDONYM_KEY", {"DEBUG": "0", "SECRET_KEY": "s" * 40, "ERASURE_CERTIFICATE_KEY": "c" * 40}),
+    ("ERASURE_PSEUDONYM_KEY", {"DEBUG": "0", "SECRET_KEY": "s" * 40, "ERASURE_PSEUDONYM_KEY": "short", "ERASURE_CERTIFICATE_KEY": "c" * 40}),
+    ("ERASURE_CERTIFICATE_KEY", {"DEBUG": "0", "SECRET_KEY": "s" * 40, "ERASURE_PSEUDONYM_KEY": "p" * 40}),
+    ("ERASURE_CERTIFICATE_KEY", {"DEBUG": "0", "SECRET_KEY": "s" * 40, "ERASURE_PSEUDONYM_KEY": "p" * 40, "ERASURE_CERTIFICATE_KEY": "c" * 31}),
     ("SESSION_COOKIE_SECURE", {"SESSION_COOKIE_SECURE": "perhaps"}),
     # Every process (web server, worker, cron) must write the same file, whatever its working directory.
     ("AUDIT_WITNESS_FILE", {"AUDIT_WITNESS_FILE": "var/audit-witness.jsonl"}),
@@ -137,6 +146,14 @@ def test_it_never_prints_a_short_secret_key(tmp_path):
     assert "hunter2" not in result.stderr
 
 
+def test_it_never_prints_a_short_erasure_key(tmp_path):
+    result = start(tmp_path, DEBUG="0", SECRET_KEY="s" * 40, ERASURE_PSEUDONYM_KEY="p" * 40, ERASURE_CERTIFICATE_KEY="tiny-cert-key")
+
+    assert result.returncode != 0
+    assert "ERASURE_CERTIFICATE_KEY='<hidden>'" in result.stderr
+    assert "tiny-cert-key" not in result.stderr
+
+
 def test_it_refuses_through_manage_py_too(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in OUR_VARIABLES}
     env.update(CHATSWEEP_VAR_DIR=str(tmp_path / "var"), TIME_ZONE="Nowhere/Special")
@@ -168,6 +185,7 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_SKIP_FK_TRIGGERS="off",
         AUDIT_WITNESS_FILE=str(tmp_path / "witness" / "audit.jsonl"),
         IMPORT_MAX_BODY_BYTES="1048576",
+        ERASURE_DEADLINE_DAYS="14",
     )
 
     assert result.returncode == 0, result.stderr
@@ -185,6 +203,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["witness"] == str(tmp_path / "witness" / "audit.jsonl")
     assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off"]
     assert shown["import_max_body"] == 1_048_576
+    assert shown["erasure"] == [14, "p" * 40, "c" * 40]
 
 
 def test_it_passes_manage_py_check_with_production_values(tmp_path):
@@ -213,6 +232,9 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["witness"] == str(var / "audit-witness.jsonl")
     assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
     assert shown["import_max_body"] == 65_536
+    deadline, pseudonym_key, certificate_key = shown["erasure"]
+    assert deadline == 30
+    assert "development" in pseudonym_key and "development" in certificate_key and pseudonym_key != certificate_key
     assert var.is_dir()  # created, so SQLite can open its file on a fresh clone
     assert not (var / "redis.sock").exists()  # a plain django.setup() starts no Redis
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, transaction
 
+from chatdata.erasure.screen import ErasedTally
 from chatdata.importer.entries import Origin, run_by, write_failed, write_imported, write_refused
 from chatdata.importer.plan import Tally, build_plan
 from chatdata.importer.writer import FileChanged, write_plan
@@ -46,6 +47,12 @@ class ImportReport:
     records: int  # non-blank lines
     repeated_lines: int  # lines that repeat an identical earlier definition, ignored
     dry_run: bool
+    erased: ErasedTally  # what tombstones refused, or with skip_erased left out
+
+    @property
+    def refused_erased(self):
+        """True when lines were refused because they would bring back erased data."""
+        return self.erased.refused > 0
 
     @property
     def ok(self):
@@ -53,7 +60,7 @@ class ImportReport:
 
 
 def _report(plan, tallies, *, dry_run):
-    return ImportReport(plan.sorted_errors(), tallies, plan.records, len(plan.repeated_lines), dry_run)
+    return ImportReport(plan.sorted_errors(), tallies, plan.records, len(plan.repeated_lines), dry_run, plan.screen.tally)
 
 
 def failure_reason(exc):
@@ -64,13 +71,13 @@ def failure_reason(exc):
     return f"the database refused the import ({exc}); nothing was imported."
 
 
-def validate_chat(stream, *, actor=None):
+def validate_chat(stream, *, actor=None, skip_erased=False):
     """Check a seekable binary NDJSON stream and say what importing it as `actor` would do (an
     actor who may not import is refused as the import would refuse them); writes nothing."""
     refusal = import_refusal(actor) if actor is not None else None
     if refusal:
         raise ImportRefused(refusal)
-    plan = build_plan(stream)
+    plan = build_plan(stream, skip_erased=skip_erased)
     return _report(plan, plan.tallies, dry_run=True)
 
 
@@ -79,12 +86,14 @@ def record_refusal(reason, *, actor=None, source="", operator=None):
     write_refused(Origin(actor, source, operator or run_by()), reason=reason)
 
 
-def do_import_chat(stream, *, actor, source="", operator=None):
+def do_import_chat(stream, *, actor, source="", operator=None, skip_erased=False):
     """Import a seekable binary NDJSON stream, all or nothing; an invalid file changes nothing.
 
     `actor` is the staff member importing (an admin), or None for the operator running the
     command without one; `source` names the file and `operator` who ran it on which machine
     (default: this process's user and host), for the audit entry every attempt writes.
+    A line that would bring back erased data (a tombstone) is an error, or with `skip_erased`
+    left out and counted (chatdata.erasure.screen).
     Raises ImportRefused for an actor who may not import, and FileChanged (after rolling back) if
     the file changes between the two passes.
     """
@@ -99,7 +108,7 @@ def do_import_chat(stream, *, actor, source="", operator=None):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-            plan = build_plan(stream)
+            plan = build_plan(stream, skip_erased=skip_erased)
             if not plan.ok:
                 write_refused(origin, plan=plan)
                 return _report(plan, plan.tallies, dry_run=False)

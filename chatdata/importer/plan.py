@@ -16,6 +16,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from chatdata.erasure.screen import ImportScreen
 from chatdata.importer.guards import fulltext_problem, read_lines
 from chatdata.importer.records import LineError, MessageRecord, UserRecord, parse_line
 from chatdata.models import ChatUser, Conversation, Membership, Message, Reaction
@@ -91,9 +92,12 @@ class Plan:
         return sorted(self.errors, key=lambda error: (error[0] or 0, error[1]))
 
 
-def build_plan(stream):
-    """Validate a seekable binary NDJSON stream; the returned plan carries errors or what to write."""
+def build_plan(stream, *, skip_erased=False):
+    """Validate a seekable binary NDJSON stream; the returned plan carries errors or what to write.
+    Lines that would bring back erased data are errors, or with `skip_erased` left out
+    (chatdata.erasure.screen)."""
     plan = Plan()
+    plan.screen = ImportScreen(plan, skip=skip_erased)
     seen_messages = {}  # external id -> (line, fingerprint)
     uses = defaultdict(list)  # (conversation, user, role) -> lines where the user appears in it
     pending = []
@@ -112,14 +116,14 @@ def build_plan(stream):
         if isinstance(record, MessageRecord) and (problem := fulltext_problem(record.body)):
             plan.error(line, problem)
         elif isinstance(record, MessageRecord):
-            if _add_message(plan, record, seen_messages, uses):
-                pending.append(record)
-            if len(pending) >= CHUNK:
-                _compare_messages(plan, pending)
-                pending = []
+            for admitted in plan.screen.feed(record):
+                pending = _take_message(plan, admitted, seen_messages, uses, pending)
         else:
             _add_definition(plan, record)
+    for admitted in plan.screen.flush():
+        pending = _take_message(plan, admitted, seen_messages, uses, pending)
     _compare_messages(plan, pending)
+    plan.screen.screen_definitions()
     plan.digest = hasher.hexdigest()
     plan.size = stream.tell()
     if plan.records == 0 and plan.ok:
@@ -129,6 +133,15 @@ def build_plan(stream):
     _check_conversations(plan)
     _check_uses(plan, uses)
     return plan
+
+
+def _take_message(plan, record, seen, uses, pending):
+    if _add_message(plan, record, seen, uses):
+        pending.append(record)
+    if len(pending) >= CHUNK:
+        _compare_messages(plan, pending)
+        return []
+    return pending
 
 
 def among(model, column, values):

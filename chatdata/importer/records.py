@@ -165,8 +165,9 @@ def _conversation(line, fields):
     twice = sorted(m for m, n in Counter(m for m in members if isinstance(m, str)).items() if n > 1)
     if twice:
         fields.problem(f"members lists {', '.join(map(repr, twice))} more than once")
-    if kind == "peer" and len(set(map(str, members))) != 2:
-        fields.problem(f"a peer conversation has exactly 2 members, this one lists {len(members)}")
+    # One member: one side of a peer conversation, as a data subject's export lists it.
+    if kind == "peer" and len(set(map(str, members))) not in (1, 2):
+        fields.problem(f"a peer conversation has 2 members (or 1: one person's side), this one lists {len(members)}")
     fields.finish(["type", "id", "kind", "title", "members", "created_at"])
     # Sorted: the order of a member list means nothing, and two lines listing the same people agree.
     return ConversationRecord(line, ident, kind, title, tuple(sorted(members)), created_at)

@@ -87,11 +87,11 @@ def _write_messages(plan, stream, users, conversations, tallies):
     look_up = plan.tallies["messages"].unchanged > 0
     try:
         for line, raw in read_lines(stream, hasher):
-            if line in plan.repeated_lines:
+            if line in plan.repeated_lines or plan.screen.skips(line):
                 continue
             record = parse_line(line, raw)
             if isinstance(record, MessageRecord):
-                batch.append(record)
+                batch.append(plan.screen.strip(record))
                 if len(batch) >= CHUNK:
                     _write_message_batch(batch, users, conversations, tallies, look_up)
                     batch = []

@@ -10,6 +10,7 @@ from chatdata.models.chat import (
     SyncEvent,
 )
 from chatdata.models.compliance import AuditEntry, LegalHold
+from chatdata.models.erasure import ErasureFile, ErasureRequest, Tombstone
 from chatdata.models.purge import FileOutbox, PurgeItem, PurgeRequest
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "AuditEntry",
     "ChatUser",
     "Conversation",
+    "ErasureFile",
+    "ErasureRequest",
     "FileOutbox",
     "LegalHold",
     "Membership",
@@ -27,4 +30,5 @@ __all__ = [
     "PurgeRequest",
     "Reaction",
     "SyncEvent",
+    "Tombstone",
 ]

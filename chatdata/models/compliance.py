@@ -3,7 +3,7 @@
 LegalHold: while a hold is active (`released_at` is null) the messages it covers are preserved:
 every destructive purge (delete for everyone, delete a conversation for everyone) leaves them in
 place and its preview counts them as `excluded_by_hold`; a `user` scope (an erasure) that meets
-a hold is refused with the hold named. What a hold covers:
+a hold on that user is refused with the hold named. What a hold covers:
 - a **user** hold covers every message that user *sent*, in any conversation, whose `sent_at` falls
   in the hold's window; it also blocks any erasure of that user whose time range overlaps the window;
 - a **conversation** hold covers every message of that conversation in the window (whoever sent

@@ -99,10 +99,17 @@ class PurgeRequest(models.Model):
     attempt = models.IntegerField(default=0)
     error = models.TextField(blank=True)
     job_id = models.CharField(max_length=100, blank=True)
+    # The erasure request this purge carries out, if any (chatdata.erasure).
+    erasure = models.ForeignKey(
+        "chatdata.ErasureRequest", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="purges", db_index=False
+    )
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["state", "id"], name="purgerequest_state_idx")]
+        indexes = [
+            models.Index(fields=["state", "id"], name="purgerequest_state_idx"),
+            models.Index(fields=["erasure", "id"], name="purgerequest_erasure_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(state__in=STATES), name="purgerequest_state_valid"

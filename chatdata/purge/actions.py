@@ -99,15 +99,16 @@ def _is_stale(moment):
     return moment is None or moment < timezone.now() - timedelta(seconds=settings.PURGE_STALE_SECONDS)
 
 
-def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
-    """Validate, count and freeze a spec into a `previewed` PurgeRequest."""
+def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
+    """Validate, count and freeze a spec into a `previewed` PurgeRequest. `erasure`: the
+    ErasureRequest it carries out (its rules apply, and its approver approves it)."""
     reason = (reason or "").strip()
     ticket = (ticket or "").strip()
     if not reason:
         raise PurgeInvalid("Give a reason: it goes into the audit log.", "reason")
     if len(ticket) > 100:
         raise PurgeInvalid("The ticket reference is longer than 100 characters.", "ticket")
-    refusal = request_refusal(actor, spec)
+    refusal = request_refusal(actor, spec, erasure=erasure)
     if refusal:
         _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, spec_dict=spec.to_dict(), ip=ip)
     with read_snapshot():
@@ -135,9 +136,10 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None):
             preview=preview,
             high_water_mark=hwm,
             preview_holds=[hold.pk for hold in holds],
-            needs_approval=preview["needs_approval"],
+            needs_approval=preview["needs_approval"] or erasure is not None,
             runs_inline=preview["runs_inline"],
             total_messages=preview["messages"],
+            erasure=erasure,
         )
         PurgeItem.objects.bulk_create(
             PurgeItem(
@@ -203,7 +205,7 @@ def do_execute_purge(request, *, actor, ip=None):
             raise PurgeRefused(f"Only a previewed request can be executed; this one is {request.state}.", PurgeRefused.BAD_STATE)
         if actor is None or actor.pk != request.requested_by_id:
             refusal = ("Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED)
-        elif message := request_refusal(actor, request.purge_spec):
+        elif message := request_refusal(actor, request.purge_spec, erasure=request.erasure):
             refusal = (message, PurgeRefused.NOT_PERMITTED)
         elif message := _check_holds(request):
             refusal = (message, PurgeRefused.HOLD)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Q
 
+from chatdata.erasure import tombstones
 from chatdata.models import PendingDelivery
 from chatdata.purge.preview import newly_hidden
 
@@ -112,6 +113,7 @@ def delete_messages(ids, *, request_pk, now):
     `deleted` maps each conversation to (messages deleted, latest sent_at among them, the
     conversation's last_message_at)."""
     with batch_cursor() as cursor:
+        tombstones.bury_messages(cursor, ids, now=now)  # deleted for everyone: never imported again
         match, params = in_ids("message_id", ids)
         outbox = _attachments_to_outbox(cursor, match, params, request_pk=request_pk, now=now)
         counts = {"attachments": len(outbox)}

@@ -1,9 +1,12 @@
 """Legal holds: placing and releasing them, and finding the ones a purge meets.
 
 What a hold covers is defined in chatdata.models.compliance. Every destructive purge excludes held
-messages batch by batch (chatdata.purge.predicates); a `user` scope (an erasure) that meets a hold
-is refused before anything runs, with the hold named, because an erasure that silently keeps part
-of the data would certify something untrue.
+messages batch by batch (chatdata.purge.predicates), and its preview counts and names them. A
+`user` scope (an erasure) is refused before anything runs, with the hold named, only when it meets
+a hold on that user: the person is under hold, so erasing them would defeat it. A conversation
+hold keeps its messages out of a user scope like out of any other, counted in the preview; an
+erasure request lists them, with their hold, in what its certificate says was kept and why
+(chatdata.erasure), so nothing is kept silently.
 """
 
 from django.db import transaction
@@ -12,7 +15,7 @@ from django.utils import timezone
 from chatdata.audit import write_audit
 from chatdata.models import ChatUser, Conversation, LegalHold
 from chatdata.permissions import holds_refusal
-from chatdata.purge.predicates import active_holds, hold_q, scope_messages
+from chatdata.purge.predicates import active_holds
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
 
 
@@ -27,20 +30,19 @@ def _overlaps(a_start, a_end, b_start, b_end):
 
 
 def holds_meeting(spec, *, hwm=None, holds=None):
-    """The active holds a `user` scope meets: a hold on that user whose window overlaps the
-    scope's, or any hold covering one of the scope's messages. Empty for other scopes."""
+    """The active holds that stop a `user` scope: a hold on that user whose window overlaps the
+    scope's. Empty for other scopes (their held messages are only kept out)."""
     if spec.kind != USER:
         return []
     holds = active_holds() if holds is None else holds
     scope = spec.scope
-    met = []
-    for hold in holds:
-        if hold.kind == LegalHold.Kind.USER and hold.user_id == scope.user:
-            if _overlaps(hold.start, hold.end, scope.start, scope.end):
-                met.append(hold)
-        elif scope_messages(spec, hwm=hwm).filter(hold_q(hold)).exists():
-            met.append(hold)
-    return met
+    return [
+        hold
+        for hold in holds
+        if hold.kind == LegalHold.Kind.USER
+        and hold.user_id == scope.user
+        and _overlaps(hold.start, hold.end, scope.start, scope.end)
+    ]
 
 
 def hold_refusal_message(spec, holds):

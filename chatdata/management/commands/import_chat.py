@@ -28,8 +28,8 @@ are errors, so a misspelt field is never dropped silently. Blank lines are skipp
 in any order; a user or conversation may also be one already in the database.
 
 Rules:
-  - kind: peer (exactly 2 members), group, room or system; message kind: text, image, file,
-    audio, video or system.
+  - kind: peer (2 members, or 1: one person's side, as in a data subject's export), group, room
+    or system; message kind: text, image, file, audio, video or system.
   - A message's sender and every reacting user must be members of its conversation (listed in
     its members, or already members in the database). Nothing is added implicitly: a sender who
     is not a member usually means a wrong conversation id, and membership carries each member's
@@ -40,8 +40,15 @@ Rules:
     members are added (a newer export of the same service); members are never removed. A
     conversation's kind never changes, and a stored message is never rewritten: a message with
     other content is an error. New reactions on a stored message are added.
-  - Users who were erased (erased_at set) cannot be re-imported: their user line, messages and
-    reactions are errors.
+  - Erased stays erased. chatsweep keeps tombstones (keyed hashes of the ids) of every erased
+    user and of every message deleted for everyone by a purge. A line that would bring one back
+    is refused, naming it: a user line of an erased user, a message deleted for everyone or sent
+    by an erased user, a reaction by an erased user, a conversation listing an erased member
+    ("line 12: message 'm123' was erased on 2026-12-05 (tombstone); use --skip-erased to skip
+    such lines"). With --skip-erased those lines are skipped, erased users' reactions and
+    memberships are left out of the lines that carry them, the rest is imported, and the
+    summary counts what was left out. (Users erased before tombstones existed, erased_at set,
+    are refused the same way; --skip-erased does not skip them.)
   - created_at is used only when a row is created; it defaults to the first message in the file
     (sent by the user, or in the conversation), else the import time. Memberships join at their
     conversation's created_at; last_message_at only moves forward.
@@ -77,15 +84,24 @@ class Command(BaseCommand):
         parser.add_argument("file", help="the NDJSON file, or - to read standard input")
         parser.add_argument("--dry-run", action="store_true", help="only validate and print what would be imported")
         parser.add_argument("--actor", metavar="USERNAME", help="the admin importing, for the audit log")
+        parser.add_argument(
+            "--skip-erased",
+            action="store_true",
+            help="skip lines that would bring back erased data (tombstones) instead of refusing the file, and count them",
+        )
 
-    def handle(self, *args, file, dry_run, actor, **options):
+    def handle(self, *args, file, dry_run, actor, skip_erased, **options):
         name = "standard input" if file == "-" else printable(file)
         # A dry run changes nothing, so it audits nothing, refusals included.
         self.audit = not dry_run
         actor = self._actor(actor, name)
         with self._open(file, name, actor) as stream:
             try:
-                report = validate_chat(stream, actor=actor) if dry_run else do_import_chat(stream, actor=actor, source=name)
+                report = (
+                    validate_chat(stream, actor=actor, skip_erased=skip_erased)
+                    if dry_run
+                    else do_import_chat(stream, actor=actor, source=name, skip_erased=skip_erased)
+                )
             except ImportRefused as exc:
                 raise CommandError(f"{exc} Nothing was imported.", returncode=REFUSED) from None
             except (FileChanged, DatabaseError) as exc:
@@ -97,7 +113,10 @@ class Command(BaseCommand):
             if more > 0:
                 self.stderr.write(f"... and {more} more error{'s' if more > 1 else ''}")
             count = len(report.errors)
-            raise CommandError(f"{name} has {count} error{'s' if count > 1 else ''}; nothing was imported.", returncode=INVALID)
+            message = f"{name} has {count} error{'s' if count > 1 else ''}; nothing was imported."
+            if report.refused_erased:
+                message += " Erased data is never imported again (--skip-erased skips it)."
+            raise CommandError(message, returncode=INVALID)
         if dry_run:
             self.stdout.write(f"Dry run: {name} is valid ({report.records} records). Nothing was changed; importing it would give:")
         else:
@@ -108,6 +127,13 @@ class Command(BaseCommand):
             if table in ("users", "conversations"):  # the only rows an import may update
                 counts.insert(1, (verbs[1], tally.updated))
             self.stdout.write(f"  {table:<14}" + ", ".join(f"{n} {verb}" for verb, n in counts))
+        erased = report.erased
+        if erased:
+            left_out = [(erased.lines, "line"), (erased.reactions, "reaction"), (erased.members, "membership")]
+            self.stdout.write(
+                "  erased earlier (tombstones), left out: "
+                + ", ".join(f"{n} {noun}{'s' if n != 1 else ''}" for n, noun in left_out if n)
+            )
         if report.repeated_lines:
             self.stdout.write(f"  {report.repeated_lines} line(s) repeated an earlier identical line and were ignored.")
 
