@@ -62,6 +62,8 @@ MIDDLEWARE = [
     # GZip pads each response with random bytes against BREACH.
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files keep its cache headers; pages get no-store.
+    "dashboard.caching.never_cached",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "dashboard.csp.RelaxedPolicyForDjangoRQ",
     "whitenoise.middleware.WhiteNoiseMiddleware",

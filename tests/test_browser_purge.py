@@ -184,6 +184,12 @@ def test_it_selects_a_run_of_messages_and_deletes_them(page, live_server, story,
     remaining = set(Message.objects.filter(conversation=story["team"]).values_list("id", flat=True))
     assert remaining == set(newest) - chosen
 
+    # Back (issue 14, item 4): the browser asks again instead of showing the cached "Previewed"
+    # page with a live "Delete 5 messages" button.
+    page.go_back()
+    page.wait_for_url(f"**/purge/{purge_pk}/")
+    assert page.get_by_role("button", name="Delete 5 messages").count() == 0
+
 
 def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live_server, story, worker):
     archive = story["archive"]

@@ -1,6 +1,6 @@
-"""What every page costs on the wire (issue 14, item 10): htmx and the stylesheet went uncompressed,
-about 78 KB of every first page. Static files and pages are gzipped for a client that accepts it,
-and left alone for one that does not."""
+"""What pages cost and keep on the wire (issue 14, items 4 and 10). htmx and the stylesheet went
+uncompressed, about 78 KB of every first page: static files and pages are gzipped for a client that
+accepts it. And no page is kept by the browser ("Back" showed a live button of a finished request)."""
 
 import gzip
 import re
@@ -39,3 +39,10 @@ def test_a_client_that_does_not_accept_gzip_gets_plain_text():
     page = Client().get("/accounts/login/")
     assert "Content-Encoding" not in page
     assert b"<html" in body(page)
+
+
+def test_pages_are_never_kept_by_the_browser_but_static_files_keep_whitenoises_headers():
+    page = Client().get("/accounts/login/")
+    assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
+    css = Client().get(static_urls(page.content.decode())[0])
+    assert "no-store" not in css.get("Cache-Control", "")
