@@ -67,7 +67,9 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 class IdListField(forms.Field):
-    """Database ids posted as a repeated parameter (checkboxes that live elsewhere on the page)."""
+    """Database ids posted as a repeated parameter (checkboxes that live elsewhere on the page), or,
+    as chatsweep.js sends a selection, comma-separated in one value: a thousand ticked boxes are
+    then one field, not a thousand (Django refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
 
     widget = forms.MultipleHiddenInput
 
@@ -75,8 +77,13 @@ class IdListField(forms.Field):
         self.noun = noun
         super().__init__(required=False, **kwargs)
 
+    @property
+    def limit(self):
+        return settings.PURGE_MAX_IDS
+
     def to_python(self, value):
         values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
+        values = [part.strip() for raw in values for part in str(raw).split(",") if part.strip()]
         ids = []
         for raw in values:
             try:

@@ -55,7 +55,9 @@ class ConversationOffer:
         one_member = conversation.kind != Conversation.Kind.ROOM
         limit = settings.PURGE_SUPPORT_MAX_MESSAGES
         delete_messages = _may(user, MessagesScope((1,), pk), DELETE_FOR_EVERYONE)
-        uncapped = _may(user, MessagesScope(tuple(range(1, limit + 2)), pk), DELETE_FOR_EVERYONE)
+        # One more than the cap, unless a request cannot hold that many anyway (then the cap never bites).
+        probe = min(limit + 1, settings.PURGE_MAX_IDS)
+        uncapped = probe <= limit or _may(user, MessagesScope(tuple(range(1, probe + 1)), pk), DELETE_FOR_EVERYONE)
         range_scope = RangeScope(pk, end=timezone.now())
         return cls(
             hide_messages=one_member and _may(user, MessagesScope((1,), pk), HIDE_FOR_USER, 1),

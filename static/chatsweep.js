@@ -1,7 +1,10 @@
 /* chatsweep: progressive enhancement for selections. Without it every form still posts the ticked
    boxes; with it, shift-click ticks a run, "All shown" ticks every box of a form, and a counter
    says how many are ticked. Boxes added later (htmx "older messages") are covered too, because
-   everything is delegated from the document. A box belongs to a form by its form="..." attribute. */
+   everything is delegated from the document. A box belongs to a form by its form="..." attribute.
+   The counter shows the limits as you tick (data-selection-limit: the most one request takes;
+   data-selection-cap: the most the viewer's role may delete for everyone), and on submit the
+   ticked boxes go as one comma-separated value, so a selection of thousands is one field. */
 (function () {
   "use strict";
   var lastClicked = {};
@@ -17,7 +20,20 @@
     var ticked = boxes.filter(function (box) { return box.checked; }).length;
     document.querySelectorAll('[data-selection-count="' + formId + '"]').forEach(function (out) {
       if (!out.dataset.initial) { out.dataset.initial = out.textContent; }
-      out.textContent = ticked ? ticked + " selected" : out.dataset.initial;
+      var limit = Number(out.dataset.selectionLimit || 0), cap = Number(out.dataset.selectionCap || 0);
+      var text = ticked ? ticked.toLocaleString("en") + " selected" : out.dataset.initial;
+      var over = false;
+      if (limit && ticked > limit) {
+        text += ": at most " + limit.toLocaleString("en") + " in one request; untick " + (ticked - limit).toLocaleString("en") + ".";
+        over = true;
+      } else if (cap && ticked > cap) {
+        text += ": your role deletes at most " + cap + " for everyone (hiding for one member is not capped).";
+        over = true;
+      } else if (cap && ticked) {
+        text += " of at most " + cap + " to delete for everyone";
+      }
+      out.textContent = text;
+      out.classList.toggle("selection-count--over", over);
     });
     document.querySelectorAll('[data-select-all="' + formId + '"]').forEach(function (all) {
       all.checked = boxes.length > 0 && ticked === boxes.length;
@@ -44,6 +60,33 @@
       boxesOf(box.dataset.selectAll).forEach(function (b) { b.checked = box.checked; });
       updateCount(box.dataset.selectAll);
     }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.id) { return; }
+    var byName = {};
+    boxesOf(form.id).forEach(function (box) {
+      if (!box.name) { return; }
+      byName[box.name] = byName[box.name] || [];
+      if (box.checked) { byName[box.name].push(box.value); }
+      box.dataset.name = box.name;
+      box.removeAttribute("name");  // sent once, below, instead of once per box
+    });
+    Object.keys(byName).forEach(function (name) {
+      var joined = document.createElement("input");
+      joined.type = "hidden";
+      joined.name = name;
+      joined.value = byName[name].join(",");
+      joined.dataset.joined = "";
+      form.appendChild(joined);
+    });
+  });
+
+  // Back to a page whose form was sent: its boxes get their names again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("input[data-joined]").forEach(function (input) { input.remove(); });
+    document.querySelectorAll("input.select-box[data-name]").forEach(function (box) { box.name = box.dataset.name; });
   });
 
   function reveal() {

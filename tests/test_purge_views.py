@@ -217,6 +217,27 @@ def test_it_refuses_an_empty_selection_and_changes_nothing(client, chat, moderat
     assert not PurgeRequest.objects.exists()
 
 
+def test_it_takes_a_selection_joined_in_one_value_as_chatsweep_js_sends_it(client, chat, moderator, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10  # the selection is one field, whatever its size
+    ids = [m.pk for m in chat.history]
+    purge = preview_from(post_scope(logged_in(client, moderator), chat, select(chat, [",".join(map(str, ids))])))
+    assert sorted(purge.spec["scope"]["ids"]) == sorted(ids)
+
+
+def test_a_selection_above_the_limit_is_refused_and_nothing_is_lost(client, chat, moderator, settings):
+    settings.PURGE_MAX_IDS = 5
+    before = snapshot_chat()
+    ids = [m.pk for m in chat.history[:7]]
+    response = post_scope(logged_in(client, moderator), chat, select(chat, [",".join(map(str, ids))], reason="Raid of 7"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "At most 5 messages in one request; 7 were chosen." in html
+    assert all(f'value="{pk}" form="purge-selection" ' in html and "checked" in html for pk in ids)  # shown again, ticked
+    assert "Raid of 7" in html
+    nothing_changed(before)
+    assert not PurgeRequest.objects.exists()
+
+
 def test_it_refuses_messages_of_another_conversation_next_to_the_selection(client, chat, moderator):
     before = snapshot_chat()
     response = post_scope(logged_in(client, moderator), chat, select(chat, [chat.history[0].pk, chat.others[0].pk]))

@@ -99,7 +99,8 @@ def bad_request(request, message):
 
 def posted_ids(values):
     """The well-formed ids among raw values (to show a selection again; the form judges it)."""
-    return [parse_id(v, "ids") for v in values if is_id(v)][:SHOWN_SELECTION]
+    parts = (part.strip() for value in values for part in value.split(","))  # chatsweep.js joins them
+    return [parse_id(p, "ids") for p in parts if is_id(p)][:SHOWN_SELECTION]
 
 
 def selected_messages(form):
