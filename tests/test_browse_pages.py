@@ -269,6 +269,17 @@ def test_it_lists_conversations_in_a_bounded_number_of_queries(client, moderator
         response = client.get(reverse("browse:conversations"))
     assert len(response.context["page"]) == 45
     assert {c.member_count for c in response.context["page"]} == {3}
+    assert {c.message_count for c in response.context["page"]} == {1}
+
+
+def test_the_conversation_list_shows_how_many_messages_each_holds(client, moderator, chat):
+    client.force_login(moderator)
+    response = client.get(reverse("browse:conversations"), {"q": "team"})
+    html = response.content.decode()
+    assert '<th scope="col" class="num">Messages</th>' in html
+    [team] = list(response.context["page"])
+    assert team.message_count == Message.objects.filter(conversation=team).count() > 0
+    assert f'<td class="num">{team.message_count:,}</td>' in html
 
 
 # --- one conversation ------------------------------------------------------------------------------

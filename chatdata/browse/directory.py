@@ -188,7 +188,9 @@ def find_conversations(
         conversations = conversations.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
     if member is not None:
         conversations = conversations.filter(memberships__user=member)
-    conversations = conversations.annotate(member_count=count_of(Membership, "conversation"))
+    conversations = conversations.annotate(
+        member_count=count_of(Membership, "conversation"), message_count=count_of(Message, "conversation"),
+    )
 
     start_phase, continuing = _decode_conversation_cursor(sort, cursor) if cursor else (None, Q())
     if sort == "created":
