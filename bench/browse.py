@@ -124,7 +124,7 @@ def subjects():
 
 def pages(s):
     """(label, url name, args, query) for every page measured; None query parts are left out."""
-    conversation, sender = s["conversation"].pk, s["sender"].pk
+    conversation, sender = s["conversation"].external_id, s["sender"].external_id
     month = {"start": (s["newest_day"] - timedelta(days=30)).isoformat(), "end": s["newest_day"].isoformat()}
     return [
         ("home", "browse:home", [], {}),

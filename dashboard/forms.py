@@ -8,10 +8,12 @@ unknown kind, a non-numeric id, a damaged page cursor) gets an error next to its
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils import timezone
 
 from chatdata.browse.directory import SORTS
 from chatdata.browse.keyset import MAX_ID, InvalidCursor, Position
+from chatdata.browse.naming import UnknownName, find_conversation, find_user
 from chatdata.browse.search import MessageQuery
 from chatdata.models import ChatUser, Conversation
 from chatdata.parsing import InvalidNumber, parse_int
@@ -158,6 +160,15 @@ class TimelineForm(BrowseForm):
         return data.get("before")
 
 
+def suggesting(url_name, list_id):
+    """Attributes of a text input that offers suggestions as a person types: a <datalist> with the
+    id `list_id` (in the template) refilled by htmx from the view `url_name`."""
+    return {
+        "list": list_id, "autocomplete": "off", "hx-get": reverse_lazy(url_name),
+        "hx-trigger": "input changed delay:250ms", "hx-target": f"#{list_id}", "hx-swap": "innerHTML",
+    }
+
+
 class MessageSearchForm(BrowseForm):
     q = forms.CharField(
         label="Words", required=False, max_length=200,
@@ -166,26 +177,29 @@ class MessageSearchForm(BrowseForm):
             "or matches either side."
         ),
     )
-    sender = IdField(label="Sender id")
-    conversation = IdField(label="Conversation id")
+    sender = forms.CharField(
+        label="Sender", required=False, max_length=191, help_text="External id or name, e.g. u-alice or Alice Archer.",
+        widget=forms.TextInput(attrs=suggesting("browse:suggest_users", "sender-suggestions")),
+    )
+    conversation = forms.CharField(
+        label="Conversation", required=False, max_length=255, help_text="External id or title, e.g. g-launch.",
+        widget=forms.TextInput(attrs=suggesting("browse:suggest_conversations", "conversation-suggestions")),
+    )
     start = DayField(label="From")
     end = DayField(label="To (inclusive)")
     before = CursorField()
 
     def clean_sender(self):
-        return self._existing(ChatUser, "sender", "No chat user has id {}.")
+        return self._named(find_user, "sender")
 
     def clean_conversation(self):
-        return self._existing(Conversation, "conversation", "No conversation has id {}.")
+        return self._named(find_conversation, "conversation")
 
-    def _existing(self, model, name, message):
-        ident = self.cleaned_data.get(name)
-        if ident is None:
-            return None
+    def _named(self, find, name):
         try:
-            return model.objects.get(pk=ident)
-        except model.DoesNotExist:
-            raise forms.ValidationError(message.format(ident)) from None
+            return find(self.cleaned_data.get(name))
+        except UnknownName as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean(self):
         data = super().clean()

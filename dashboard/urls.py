@@ -14,6 +14,8 @@ browse_patterns = (
         path("messages/<int:pk>/", browse.message, name="message"),
         path("attachments/<int:pk>/", browse.attachment, name="attachment"),
         path("search/", browse.search_messages, name="search"),
+        path("suggest/users/", browse.suggest_users, name="suggest_users"),
+        path("suggest/conversations/", browse.suggest_conversations, name="suggest_conversations"),
     ],
     "browse",
 )

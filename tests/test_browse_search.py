@@ -10,7 +10,7 @@ from django.urls import reverse
 from chatdata.browse import search
 from chatdata.browse.keyset import Position
 from tests.browse_chat import chat, shown_message_ids  # noqa: F401 (chat is a fixture)
-from tests.builders import T0, make_message
+from tests.builders import T0, make_message, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_it_finds_words_across_conversations_newest_first(client, moderator, cor
     client.force_login(moderator)
     assert search_ids(client, q="budget") == [corpus[k].pk for k in ("lobby_budget", "bob_budget", "alice_budget")]
     assert search_ids(client, q='"budget meeting"') == [corpus["alice_budget"].pk]
-    assert search_ids(client, q="budget -approved", conversation=corpus["bob_budget"].conversation_id) == [
+    assert search_ids(client, q="budget -approved", conversation=corpus["bob_budget"].conversation.external_id) == [
         corpus["alice_budget"].pk
     ]
 
@@ -52,10 +52,10 @@ def test_it_highlights_the_search_words_and_escapes_the_body(client, moderator, 
 
 def test_it_filters_search_by_sender_conversation_and_dates(client, moderator, corpus, chat):
     client.force_login(moderator)
-    assert search_ids(client, q="budget", sender=chat["bob"].pk) == [corpus["bob_budget"].pk]
-    assert search_ids(client, q="budget", conversation=chat["room"].pk) == [corpus["lobby_budget"].pk]
+    assert search_ids(client, q="budget", sender="bob") == [corpus["bob_budget"].pk]
+    assert search_ids(client, q="budget", conversation="r-lobby") == [corpus["lobby_budget"].pk]
     assert search_ids(client, q="budget", start="2026-03-02", end="2026-03-02") == [corpus["bob_budget"].pk]
-    assert search_ids(client, sender=chat["carol"].pk) == [corpus["lobby_budget"].pk, chat["lobby"].pk]
+    assert search_ids(client, sender="Carol") == [corpus["lobby_budget"].pk, chat["lobby"].pk]
 
 
 def test_it_pages_search_results_by_keyset(client, moderator, chat):
@@ -77,8 +77,8 @@ def test_it_matches_chinese_by_prefix_everywhere_and_by_substring_in_a_conversat
     weather = corpus["weather"].pk
     assert search_ids(client, q="今天") == [weather]  # prefix of the run 今天天气很好
     assert search_ids(client, q="天气") == []  # inside the run: documented limit without a filter
-    assert search_ids(client, q="天气", conversation=chat["group"].pk) == [weather]
-    assert search_ids(client, q="三点 天气", sender=chat["bob"].pk) == [weather]
+    assert search_ids(client, q="天气", conversation="g-team") == [weather]
+    assert search_ids(client, q="三点 天气", sender="bob") == [weather]
     response = client.get(reverse("browse:search"), {"q": "天气"})
     assert "Choose a sender or a conversation" in response.content.decode()
 
@@ -139,11 +139,11 @@ def test_it_uses_the_gin_index_for_full_text_search(corpus):
 
 def test_it_reports_bad_search_input_next_to_the_fields(client, moderator, chat):
     client.force_login(moderator)
-    response = client.get(reverse("browse:search"), {"q": "x", "sender": "bob", "conversation": "999999",
+    response = client.get(reverse("browse:search"), {"q": "x", "sender": "robert", "conversation": "999999",
                                                      "start": "2026-13-01", "end": "yesterday"})
     errors = response.context["form"].errors
-    assert errors["sender"] == ["Enter a numeric id."]
-    assert errors["conversation"] == ["No conversation has id 999999."]
+    assert errors["sender"] == ["No chat user has the external id or name “robert”."]
+    assert errors["conversation"] == ["No conversation has the external id or name “999999”."]
     assert "is not a date" in errors["start"][0] and "is not a date" in errors["end"][0]
     assert response.context["results"] is None
     response = client.get(reverse("browse:search"), {"q": "x", "start": "2026-03-05", "end": "2026-03-01"})
@@ -158,5 +158,45 @@ def test_it_searches_in_a_bounded_number_of_queries(client, moderator, chat, dja
     client.force_login(moderator)
     # session, user, roles, the sender, the planner's estimate, the page of hits, their rows
     with django_assert_max_num_queries(7):
-        response = client.get(reverse("browse:search"), {"q": "message", "sender": chat["alice"].pk})
+        response = client.get(reverse("browse:search"), {"q": "message", "sender": "alice"})
     assert len(response.context["results"].messages) == 50
+
+
+# --- naming a user or a conversation (issue 14, item 5) --------------------------------------------
+
+
+def test_a_sender_and_a_conversation_are_named_by_external_id_or_name_never_by_internal_id(client, moderator, chat):
+    client.force_login(moderator)
+    by_id = search_ids(client, sender="alice", conversation="g-team")
+    assert by_id and search_ids(client, sender="Alice Archer", conversation="Team room") == by_id
+    assert search_ids(client, sender="alice archer") == by_id  # a name's case does not matter
+    response = client.get(reverse("browse:search"), {"sender": str(chat["bob"].pk)})
+    assert response.context["form"].errors["sender"] == [f"No chat user has the external id or name “{chat['bob'].pk}”."]
+
+
+def test_a_name_several_users_share_asks_for_the_external_id(client, moderator, chat):
+    make_user("bob-2", "Bob Baker")
+    client.force_login(moderator)
+    response = client.get(reverse("browse:search"), {"sender": "Bob Baker"})
+    assert response.context["form"].errors["sender"] == ["Several chat users are called “Bob Baker” (bob, bob-2): give the external id."]
+
+
+def test_the_user_and_conversation_pages_link_to_search_by_external_id(client, moderator, chat):
+    client.force_login(moderator)
+    user_page = client.get(reverse("browse:user", args=[chat["bob"].pk])).content.decode()
+    assert f'{reverse("browse:search")}?sender=bob"' in user_page
+    chat_page = client.get(reverse("browse:conversation", args=[chat["group"].pk])).content.decode()
+    assert f'{reverse("browse:search")}?conversation=g-team"' in chat_page
+
+
+def test_it_suggests_users_and_conversations_as_a_person_types(client, moderator, chat):
+    client.force_login(moderator)
+    users = client.get(reverse("browse:suggest_users"), {"sender": "b"}, headers={"HX-Request": "true"}).content.decode()
+    assert '<option value="bob">Bob Baker</option>' in users and "alice" not in users
+    by_name = client.get(reverse("browse:suggest_users"), {"sender": "ALI"}).content.decode()
+    assert '<option value="alice">Alice Archer</option>' in by_name
+    chats = client.get(reverse("browse:suggest_conversations"), {"conversation": "lob"}).content.decode()
+    assert '<option value="r-lobby">Lobby</option>' in chats
+    assert client.get(reverse("browse:suggest_users"), {"sender": ""}).content.decode().strip() == ""
+    page = client.get(reverse("browse:search")).content.decode()
+    assert 'list="sender-suggestions"' in page and '<datalist id="sender-suggestions">' in page

@@ -146,12 +146,17 @@ def test_it_logs_in_opens_a_conversation_pages_older_with_htmx_and_searches(page
     assert found == budget and len(found) >= 5
     shot(page, "08-search.png")
 
+    # A sender is named as a ticket names them: suggestions come as one types (issue 14, item 5).
+    page.get_by_label("Sender").press_sequentially("ali")
+    page.locator('#sender-suggestions option[value="u-alice"]').wait_for(state="attached")
+    assert page.locator("#sender-suggestions option").evaluate_all("os => os.map(o => o.textContent)") == ["Alice Archer"]
+
     page.get_by_label("Words").fill("会议")
-    page.get_by_label("Sender id").fill("bob")
+    page.get_by_label("Sender").fill("robert")
     page.get_by_label("From").fill("2026-03-09")
     page.get_by_label("To (inclusive)").fill("2026-03-01")
     page.get_by_role("button", name="Search").click()
-    page.get_by_text("Enter a numeric id.").wait_for()
+    page.get_by_text("No chat user has the external id or name “robert”.").wait_for()
     assert page.get_by_text("The end date is before the start date.").is_visible()
     shot(page, "09-search-errors.png")
 

@@ -92,6 +92,8 @@ MATRIX = [
     Row("browse:message", GET, "YYYYYNL", args=lambda w: [w.history[0].pk]),
     Row("browse:attachment", GET, "YYYYYNL", args=lambda w: [w.attachment.pk]),
     Row("browse:search", GET, "YYYYYNL", query="?q=message"),
+    Row("browse:suggest_users", GET, "YYYYYNL", query="?sender=a"),
+    Row("browse:suggest_conversations", GET, "YYYYYNL", query="?conversation=g"),
     # approvals: the queue opens to whoever may approve something; each request says who may act
     Row("approvals:queue", GET, "NYYNYNL"),
     Row("approvals:reject", GET, "NYYNYNL", args=lambda w: [w.conv_request.pk], label="(form)"),

@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from chatdata.browse import counts, directory, search, timeline
+from chatdata.browse import counts, directory, naming, search, timeline
 from chatdata.browse.keyset import InvalidCursor
 from chatdata.models import Attachment, ChatUser, Conversation
 from chatdata.roles import roles_of
@@ -175,6 +175,24 @@ def search_messages(request):
         "results": results,
         "scan_window": search.SCAN_WINDOW,
     })
+
+
+def _typed(request):
+    """What the person has typed so far, whichever field asks (htmx sends the input by its name)."""
+    return next((request.GET.get(name, "") for name in ("q", "sender", "conversation", "member", "user") if name in request.GET), "")
+
+
+@staff_view
+def suggest_users(request):
+    """<option>s for a <datalist>: users whose external id or name starts with what was typed."""
+    options = [(u.external_id, u.display_name) for u in naming.suggest_users(_typed(request))]
+    return render(request, "browse/suggestions.html", {"options": options})
+
+
+@staff_view
+def suggest_conversations(request):
+    options = [(c.external_id, c.title or c.get_kind_display()) for c in naming.suggest_conversations(_typed(request))]
+    return render(request, "browse/suggestions.html", {"options": options})
 
 
 def highlight(messages, terms):
