@@ -385,3 +385,17 @@ def test_it_serves_images_inline_and_everything_else_as_downloads(client, modera
     assert response["Content-Disposition"].startswith("attachment")
     image.file.storage.delete(image.file.name)
     assert client.get(reverse("browse:attachment", args=[image.pk])).status_code == 404
+
+
+def test_the_user_conversation_and_message_pages_show_external_ids_never_internal_ones(client, moderator, chat):
+    # Issue 14, item 5: a moderator's ticket carries the chat service's ids; chatsweep's own stay inside.
+    client.force_login(moderator)
+    message = chat["history"][3]
+    for url, external_id in [
+        (reverse("browse:user", args=[chat["alice"].pk]), "alice"),
+        (reverse("browse:conversation", args=[chat["group"].pk]), "g-team"),
+        (reverse("browse:message", args=[message.pk]), message.external_id),
+    ]:
+        html = client.get(url).content.decode()
+        assert external_id in html
+        assert "Chat user id" not in html and "Conversation id" not in html and "Message id" not in html
