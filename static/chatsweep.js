@@ -102,6 +102,20 @@
     Object.keys(forms).forEach(updateCount);
   }
 
+  // The range form's live preview names its bounds: the timeline's messages inside them are marked.
+  function markRange() {
+    var bounds = document.querySelector("#range-preview [data-range-end]");
+    var end = bounds ? Date.parse(bounds.dataset.rangeEnd) : NaN;
+    var start = bounds && bounds.dataset.rangeStart ? Date.parse(bounds.dataset.rangeStart) : -Infinity;
+    document.querySelectorAll("#timeline-messages li.message").forEach(function (item) {
+      var time = item.querySelector(".message__time time");
+      var at = time ? Date.parse(time.getAttribute("datetime")) : NaN;
+      item.classList.toggle("message--in-range", !isNaN(end) && at >= start && at < end);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", reveal);
   document.addEventListener("htmx:afterSettle", reveal);
+  document.addEventListener("DOMContentLoaded", markRange);
+  document.addEventListener("htmx:afterSettle", markRange);
 })();

@@ -233,6 +233,23 @@ def test_support_sees_its_cap_beside_the_counter_before_posting(page, live_serve
     assert "selection-count--over" in counter.get_attribute("class")
 
 
+def test_the_timeline_marks_the_messages_inside_the_chosen_range(page, live_server, story, settings):
+    # Issue 14, item 10: the range was counted beside the timeline but not shown in it.
+    settings.TIME_ZONE = ZONE
+    team = story["team"]
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/conversations/{team.pk}/")
+    page.get_by_text("By time range").click()
+    page.locator("#purge-range").get_by_label(f"Before ({ZONE})").fill("2026-03-03T09:00")  # 08:00 UTC
+    expected = {m.pk for m in Message.objects.filter(conversation=team, sent_at__lt=datetime(2026, 3, 3, 8, tzinfo=UTC))}
+    page.locator("#range-preview [data-count='messages']").filter(has_text=str(len(expected))).wait_for()
+    marked = page.locator("#timeline-messages li.message--in-range")
+    assert {int(i) for i in marked.evaluate_all("items => items.map(i => i.dataset.messageId)")} == expected
+    assert marked.first.locator(".message__time").evaluate("a => getComputedStyle(a, '::after').content") == '" · in the range"'
+    marked.first.scroll_into_view_if_needed()
+    shot(page, "11b-range-marked-in-timeline.png", full_page=False)
+
+
 def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live_server, story, worker):
     archive = story["archive"]
     log_in(page, live_server)
