@@ -52,6 +52,7 @@ purge_patterns = (
     [
         path("conversations/<int:pk>/purge/", purge.conversation, name="conversation"),
         path("conversations/<int:pk>/purge/range-preview/", purge.range_preview, name="range_preview"),
+        path("conversations/<int:pk>/purge/whole-preview/", purge.whole_preview, name="whole_preview"),
         path("conversations/purge/", purge.conversations, name="conversations"),
         path("users/<int:pk>/purge/", purge.user, name="user"),
         path("purge/<int:pk>/", purge.purge_request, name="request"),

@@ -250,6 +250,22 @@ def test_the_timeline_marks_the_messages_inside_the_chosen_range(page, live_serv
     shot(page, "11b-range-marked-in-timeline.png", full_page=False)
 
 
+def test_the_whole_conversation_form_counts_live(page, live_server, story):
+    # Issue 14, item 10: the whole-conversation form had no live counts.
+    team = story["team"]
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/conversations/{team.pk}/")
+    page.get_by_text("The whole conversation").click()
+    form, panel = page.locator("#purge-whole"), page.locator("#whole-preview")
+    form.get_by_label("Delete every message for everyone (the conversation stays)").check()
+    panel.locator("[data-count='messages']").filter(has_text="30").wait_for()
+    form.get_by_label("Clear the history for one member").check()
+    form.locator("select[name=member]").select_option(label="Bob Baker (u-bob)")
+    panel.get_by_text("Irreversible").wait_for(state="detached")
+    assert panel.locator("[data-count='messages']").first.text_content() == "30"  # hidden for Bob: the rows stay
+    assert PurgeRequest.objects.count() == 0  # counted, nothing requested
+
+
 def test_it_previews_a_time_range_live_and_watches_the_background_run(page, live_server, story, worker):
     archive = story["archive"]
     log_in(page, live_server)

@@ -126,6 +126,7 @@ MATRIX = [
         state=lambda w, c: PurgeRequest.objects.count()),
     Row("purge:range_preview", GET, "YYNNYNL", args=lambda w: [w.group.pk],
         query="?bounds=before&end=2026-01-02T00:00&effect=hide_for_user"),
+    Row("purge:whole_preview", GET, "YYNNYNL", args=lambda w: [w.group.pk], query="?what=clear_all"),
     Row("purge:conversations", GET, "NYNNYNL", label="(form)", query="?conversations=1"),
     Row("purge:conversations", POST, "NYNNYNL", data=lambda w: {"conversations": [w.other.pk], "what": "delete_all", "reason": "old"},
         state=lambda w, c: PurgeRequest.objects.count()),

@@ -183,6 +183,19 @@ def range_preview(request, pk):
     })
 
 
+@require_GET
+def whole_preview(request, pk):
+    """The whole-conversation form's live preview (htmx): what the chosen action would change."""
+    chat = get_object_or_404(Conversation, pk=pk)
+    offer = ConversationOffer.build(request.user, chat)
+    if not offer.whole:
+        raise PermissionDenied("Your role cannot request deletions of whole conversations.")
+    form = ConversationForm(request.GET, conversation=chat, offer=offer, live=True)
+    spec = form.spec() if form.is_valid() else None
+    panel = live_preview(request, spec) if spec is not None else {}
+    return render(request, "purge/live_panel.html", {**panel, "form": form})
+
+
 @require_http_methods(["GET", "POST"])
 def conversations(request):
     """Several conversations from the list, deleted each on its own (one PurgeItem each)."""
