@@ -287,8 +287,8 @@ def certificate(request, pk):
         "section": "erasure",
         "erasure": erasure,
         "cert": cert,
-        "deleted": [(key, LABELS.get(key, key), n) for key, n in cert["deleted"]],
-        "residue": [(key, LABELS.get(key, key), n) for key, n in cert["residue"]],
+        "deleted": _rows(dict(cert["deleted"]), DELETED_KEYS),
+        "residue": _rows(dict(cert["residue"]), RESIDUE_KEYS),
     })
 
 
