@@ -6,8 +6,8 @@ step ends by checking the database. The screenshots 3x-*.png are taken here (tes
 """
 
 import io
-import re
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

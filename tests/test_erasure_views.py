@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.messages import get_messages
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chatdata.erasure import run
-from chatdata.erasure.actions import do_approve_erasure, do_open_erasure
+from chatdata.erasure.actions import do_approve_erasure, do_open_erasure, do_reject_erasure
 from chatdata.erasure.certificate import verify
 from chatdata.models import AuditEntry, ErasureRequest, Message
 from chatdata.purge.holds import do_add_legal_hold, do_release_legal_hold
@@ -90,8 +91,6 @@ def test_it_lists_open_requests_due_first_with_days_left_in_words(client, chat, 
 
     due = client.get(reverse("erasure:overview"), {"show": "due_soon"}).content.decode()
     assert "OLD" in due and "SOON" in due and "NEW" not in due
-    from chatdata.erasure.actions import do_reject_erasure
-
     do_reject_erasure(later, actor=cora, reason="duplicate")
     pending = client.get(reverse("erasure:overview")).content.decode()
     assert "NEW" not in pending and f"erasure-{soon.pk}" in pending and f"erasure-{overdue.pk}" in pending
@@ -328,8 +327,6 @@ def test_the_certificate_prints_and_downloads_signed_once_the_request_is_done(cl
 
 
 def test_the_print_stylesheet_makes_one_a4_document():
-    from pathlib import Path
-
     css = (Path(__file__).resolve().parent.parent / "static" / "chatsweep.css").read_text()
     assert "@page { size: A4;" in css
     printed = css[css.index("@media print"):]

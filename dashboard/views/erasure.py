@@ -153,7 +153,6 @@ def request_context(request, erasure):
         "kept_otherwise": [k for k in erasure.kept or [] if "hold" not in k],
         "refusals": _actions(request.user, erasure),
         "poll": erasure.state in LIVE or any(p.state in ("queued", "running", "approved") for p in purges),
-        "reject_form": RejectForm(auto_id="reject-%s"),
     }
 
 
