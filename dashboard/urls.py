@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import approvals, audit, auth, browse, holds, jobs, purge
+from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, purge
 
 browse_patterns = (
     [
@@ -70,6 +70,23 @@ jobs_patterns = (
     "jobs",
 )
 
+# Erasure requests (issue 13): the compliance overview, intake, a request, its approval, what it hands out.
+erasure_patterns = (
+    [
+        path("", erasure.erasure_overview, name="overview"),
+        path("new/", erasure.open_request, name="open"),
+        path("<int:pk>/", erasure.request_page, name="request"),
+        path("<int:pk>/approve/", erasure.approve, name="approve"),
+        path("<int:pk>/reject/", erasure.reject, name="reject"),
+        path("<int:pk>/cancel/", erasure.cancel, name="cancel"),
+        path("<int:pk>/resume/", erasure.resume, name="resume"),
+        path("<int:pk>/export/", erasure.export, name="export"),
+        path("<int:pk>/certificate/", erasure.certificate, name="certificate"),
+        path("<int:pk>/certificate.json", erasure.certificate_json, name="certificate_json"),
+    ],
+    "erasure",
+)
+
 urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -79,6 +96,7 @@ urlpatterns = [
     path("holds/", include(holds_patterns)),
     path("audit/", include(audit_patterns)),
     path("jobs/", include(jobs_patterns)),
+    path("erasures/", include(erasure_patterns)),
     path("", include(purge_patterns)),
     path("", include(browse_patterns)),
 ]

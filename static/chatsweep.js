@@ -119,3 +119,9 @@
   document.addEventListener("DOMContentLoaded", markRange);
   document.addEventListener("htmx:afterSettle", markRange);
 })();
+
+/* The certificate's "Print" button (data-print): the browser's print dialog, whose print
+   stylesheet makes the page one A4 document. Without JavaScript, the browser's own Print does. */
+document.addEventListener("click", function (event) {
+  if (event.target instanceof Element && event.target.closest("[data-print]")) { window.print(); }
+});

@@ -34,7 +34,7 @@ STRICT = {
     "frame-ancestors": "'none'",
     "form-action": "'self'",
 }
-NOT_HTML = {"browse:attachment", "audit:export_csv", "audit:export_jsonl"}
+NOT_HTML = {"browse:attachment", "audit:export_csv", "audit:export_jsonl", "erasure:export", "erasure:certificate_json"}
 
 
 def directives(response):

@@ -28,7 +28,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from chatdata import roles
-from chatdata.models import AuditEntry, LegalHold, PurgeRequest
+from chatdata.erasure.actions import do_open_erasure
+from chatdata.erasure.certificate import issue
+from chatdata.models import AuditEntry, ErasureRequest, LegalHold, PurgeRequest
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.permissions import can_request
 from chatdata.purge.holds import do_add_legal_hold
@@ -72,6 +74,10 @@ class Row:
 
 def request_state(attr):
     return lambda w, c: PurgeRequest.objects.get(pk=getattr(w, attr).pk).state
+
+
+def erasure_state(attr):
+    return lambda w, c: ErasureRequest.objects.get(pk=getattr(w, attr).pk).state
 
 
 def exports(w, c):
@@ -146,6 +152,23 @@ MATRIX = [
     Row("jobs:cancel", POST, "NNYNYNL", args=lambda w: [w.erasure.pk], label="erasure", state=request_state("erasure")),
     Row("jobs:resume", POST, "NYNNYNL", args=lambda w: [w.failed.pk], label="failed conversation request",
         state=request_state("failed")),
+    # erasure requests (issue 13): compliance, auditors and admins look; compliance and admins act,
+    # auditors are refused by the domain (root's requests, so nobody here is their requester)
+    Row("erasure:overview", GET, "NNYYYNL"),
+    Row("erasure:open", GET, "NNYNYNL", label="(form)"),
+    Row("erasure:open", POST, "NNYNYNL", data=lambda w: {"user": "u-dave", "ticket": "DSR-9", "peer_conversations": "keep"},
+        state=lambda w, c: ErasureRequest.objects.count()),
+    Row("erasure:request", GET, "NNYYYNL", args=lambda w: [w.erasure_request.pk]),
+    Row("erasure:approve", GET, "NNYYYNL", args=lambda w: [w.erasure_request.pk], label="(page)"),
+    Row("erasure:approve", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], state=erasure_state("erasure_request")),
+    Row("erasure:reject", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], data=lambda w: {"reason": "not the holder"},
+        state=erasure_state("erasure_request")),
+    Row("erasure:cancel", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], state=erasure_state("erasure_request")),
+    Row("erasure:resume", POST, "NNYRYNL", args=lambda w: [w.failed_erasure.pk], state=erasure_state("failed_erasure")),
+    Row("erasure:export", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], ok_status=200,
+        state=lambda w, c: AuditEntry.objects.filter(action="erasure.export").count()),
+    Row("erasure:certificate", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
+    Row("erasure:certificate_json", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
 ]
 
 # Django's own admin (and django-rq's pages inside it) is guarded by is_staff, outside the roles.
@@ -201,7 +224,22 @@ def world(db, settings):
         return w.own[w.me.pk]
 
     w.own_preview = own_preview
+    w.erasure_request, w.failed_erasure, w.done_erasure = _erasure_requests(root)
     return w
+
+
+def _erasure_requests(root):
+    """Root's erasure requests: one awaiting approval, one failed, one done with its certificate
+    (states set directly: the runs themselves are tests/test_erasure_*.py's)."""
+    for external_id in ("u-carol", "u-erin", "u-fay", "u-dave"):
+        make_user(external_id)
+    waiting, failed, done = (do_open_erasure(actor=root, subject=s, ticket="DSR-1") for s in ("u-carol", "u-erin", "u-fay"))
+    ErasureRequest.objects.filter(pk__in=[failed.pk, done.pk]).update(state="failed", approved_by=root, attempt=1)
+    done.refresh_from_db()
+    done.state, done.counts, done.residue, done.kept = "done", {"messages": 0}, {"messages": 0}, []
+    done.certificate = issue(done)
+    done.save()
+    return waiting, failed, done
 
 
 def _url(row, w):

@@ -15,13 +15,19 @@ DUE_SOON_DAYS = 7
 OVERDUE, DUE_SOON = "overdue", "due_soon"
 
 
-def erasure_requests(*, state=None, overdue=False, now=None):
-    """Requests, due first (then oldest), optionally of one state or only the overdue ones."""
+def erasure_requests(*, state=None, overdue=False, due_soon=False, pending=False, now=None):
+    """Requests, due first (then oldest), optionally of one state, only the pending ones, only
+    those due soon (overdue included, as due_soon_count counts them) or only the overdue ones."""
+    now = now or timezone.now()
     requests = ErasureRequest.objects.select_related("subject", "requested_by").order_by("due_at", "id")
     if state:
         requests = requests.filter(state=state)
+    if pending or overdue or due_soon:
+        requests = requests.filter(state__in=ErasureRequest.PENDING_STATES)
     if overdue:
-        requests = requests.filter(state__in=ErasureRequest.PENDING_STATES, due_at__lt=now or timezone.now())
+        requests = requests.filter(due_at__lt=now)
+    if due_soon:
+        requests = requests.filter(due_at__lt=now + timedelta(days=DUE_SOON_DAYS))
     return requests
 
 

@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chatdata.models import PurgeRequest
-from chatdata.permissions import approval_refusal
+from chatdata.erasure.actions import approve_refusal as erasure_approve_refusal
+from chatdata.models import ErasureRequest, PurgeRequest
+from chatdata.permissions import approval_refusal, can_view_erasures
 from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_reject_purge
 from chatdata.purge.scopes import PurgeInvalid
 from dashboard.oversight_forms import RejectForm
@@ -78,7 +79,21 @@ def queue(request):
         "waiting": waiting,
         "waiting_total": len(waiting) if len(waiting) < SHOWN else pending.count(),
         "decided": _decorate(list(decided), request.user),
+        "erasures": _erasures(request.user),
     })
+
+
+def _erasures(user):
+    """Erasure requests awaiting approval (their own page decides them), for those who see them."""
+    if not can_view_erasures(user):
+        return None
+    waiting = list(
+        ErasureRequest.objects.filter(state=ErasureRequest.State.AWAITING_APPROVAL)
+        .select_related("subject", "requested_by").order_by("due_at", "id")[:SHOWN]
+    )
+    for erasure in waiting:
+        erasure.refusal = erasure_approve_refusal(user, erasure)
+    return waiting
 
 
 def _outcome(purge):

@@ -20,7 +20,9 @@ from django.views.decorators.http import require_GET
 
 from chatdata.browse import counts, directory, naming, search, timeline
 from chatdata.browse.keyset import InvalidCursor
+from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
+from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
 from dashboard.forms import (
     STALE_CURSOR,
@@ -52,6 +54,8 @@ def home(request):
         "counts": counts.table_counts(),
         "recent": directory.recent_conversations(),
         "user_form": UserSearchForm(),
+        # Erasure requests due within a week (overdue included), for those who see them.
+        "erasures_due_soon": due_soon_count() if can_view_erasures(request.user) else None,
     })
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from chatdata import roles
 from chatdata.audit import GENESIS, ChainReport, chain_problem, with_witness
 from chatdata.models import AuditEntry
-from chatdata.permissions import can_export_audit, can_manage_holds, can_view_audit
+from chatdata.permissions import can_export_audit, can_manage_holds, can_view_audit, can_view_erasures
 from chatdata.witness import check_witness
 
 TAIL = 200
@@ -40,6 +40,7 @@ def access(user):
         "manage_holds": can_manage_holds(user),
         "audit": can_view_audit(user),
         "export_audit": can_export_audit(user),
+        "erasures": can_view_erasures(user),
     }
 
 
