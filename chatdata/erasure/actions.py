@@ -28,6 +28,7 @@ from django.utils import timezone
 from chatdata.audit import audit_refusal, write_audit
 from chatdata.erasure import run, tombstones
 from chatdata.models import ChatUser, ErasureRequest
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import (
     erasure_approval_refusal,
     erasure_manage_refusal,
@@ -152,7 +153,7 @@ def _decision_check(problem, actor, erasure):
 def _subject(subject):
     if isinstance(subject, ChatUser):
         return subject
-    external_id = str(subject or "").strip()
+    external_id = _text(str(subject or ""), "user", 191)
     if not external_id:
         raise ErasureInvalid("Name the data subject: the chat user's id.", "user")
     found = ChatUser.objects.filter(external_id=external_id).first()
@@ -165,7 +166,10 @@ def _subject(subject):
 
 
 def _text(value, field, limit, *, required=False, what=""):
-    value = (value or "").strip()
+    try:
+        value = check_text((value or "").strip(), field)
+    except InvalidText as exc:
+        raise ErasureInvalid(exc.message, field) from None
     if required and not value:
         raise ErasureInvalid(what, field)
     if len(value) > limit:

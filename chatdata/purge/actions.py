@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import PurgeItem, PurgeRequest
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import approval_refusal, manage_refusal, request_refusal
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
@@ -96,6 +97,14 @@ def _refuse(message, code, *, actor, spec_dict=None, target="", request=None, ip
         ip=ip,
     )
     raise PurgeRefused(message, code)
+
+
+def _text(value, field):
+    """Free text from outside, stripped; PurgeInvalid for what PostgreSQL cannot store."""
+    try:
+        return check_text((value or "").strip(), field)
+    except InvalidText as exc:
+        raise PurgeInvalid(exc.message, field) from None
 
 
 def _is_stale(moment, now=None):
@@ -192,8 +201,8 @@ def resume_refusal(request, actor, now=None):
 def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
     """Validate, count and freeze a spec into a `previewed` PurgeRequest. `erasure`: the
     ErasureRequest it carries out (its rules apply, and its approver approves it)."""
-    reason = (reason or "").strip()
-    ticket = (ticket or "").strip()
+    reason = _text(reason, "reason")
+    ticket = _text(ticket, "ticket")
     if not reason:
         raise PurgeInvalid("Give a reason: it goes into the audit log.", "reason")
     if len(ticket) > 100:
@@ -320,7 +329,7 @@ def do_approve_purge(request, *, actor, ip=None):
 
 
 def do_reject_purge(request, *, actor, reason, ip=None):
-    reason = (reason or "").strip()
+    reason = _text(reason, "reason")
     if not reason:
         raise PurgeInvalid("Say why the request is rejected: the requester and the audit log see it.", "reason")
     with transaction.atomic():

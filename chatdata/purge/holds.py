@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import holds_refusal
 from chatdata.purge.predicates import active_holds
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
@@ -70,6 +71,10 @@ def _add_legal_hold(*, actor, user, conversation, start, end, reason, ip):
         raise PurgeInvalid("A legal hold covers either one user or one conversation.", "user")
     if not (reason or "").strip():
         raise PurgeInvalid("A legal hold needs a reason (the matter or case it serves).", "reason")
+    try:
+        check_text(reason, "reason")
+    except InvalidText as exc:
+        raise PurgeInvalid(exc.message, "reason") from None
     start, end = parse_moment(start, "start"), parse_moment(end, "end")
     check_bounds(start, end)
     if user is not None and not isinstance(user, ChatUser):
