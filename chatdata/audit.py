@@ -13,10 +13,17 @@ those, and `verify_chain()` compares the table with it too. Every commit that ap
 writes the new head to the witness (`witness_after_commit`).
 
 Actions are dotted names; the ones chatsweep writes are listed in ACTIONS.
+
+Refused attempts are recorded too (DESIGN.md §4, invariant 4): an action that refuses calls
+`audit_refusal` once, after leaving its own transaction, so the entry outlives the rollback of
+the change it refused. `counting_writes()` tells a caller how many entries were appended inside
+it (dashboard.middleware's safety net uses it to see whether a refused web request was recorded).
 """
 
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
@@ -43,6 +50,7 @@ ACTIONS = {
     "purge.resume": "Resumed a purge",
     "hold.add": "Placed a legal hold",
     "hold.release": "Released a legal hold",
+    "hold.refused": "A legal hold change was refused",
     "import.chat": "Imported chat data",
     "import.refused": "An import was refused",
     "import.failed": "An import failed and was rolled back",
@@ -75,6 +83,8 @@ ACTIONS = {
     "erasure.fail": "An erasure failed",
     "erasure.export": "Exported a data subject's data",
     "erasure.certificate": "Issued an erasure certificate",
+    # dashboard.middleware's safety net: a refused web request that no action recorded.
+    "request.refused": "A state-changing web request was refused",
 }
 
 HASHED_FIELDS = (
@@ -160,10 +170,43 @@ def write_audit(
     )
     entry.hash = entry_hash(entry)
     entry.save(force_insert=True)
+    if (counter := _writes.get()) is not None:
+        counter.count += 1
     from chatdata.witness import witness_after_commit  # here: chatdata.witness imports this module
 
     witness_after_commit()
     return entry
+
+
+def audit_refusal(action, reason, *, actor, **fields):
+    """Record one refused attempt at a state change (`reason`: the sentence the person was
+    given). Call it outside the transaction that refused, or its rollback takes the entry along.
+    Nothing is written without an actor: an anonymous attempt never reaches an action (the web
+    sends it to the login page) and must not let anyone grow the log."""
+    if actor is None:
+        return None
+    with transaction.atomic():
+        return write_audit(action, actor=actor, reason=reason, **fields)
+
+
+@dataclass
+class WriteCounter:
+    count: int = 0
+
+
+_writes = ContextVar("audit_writes", default=None)
+
+
+@contextmanager
+def counting_writes():
+    """Count the entries this thread appends inside the block (also those whose transaction is
+    later rolled back: it counts attempts to record, which is what the safety net asks)."""
+    counter = WriteCounter()
+    token = _writes.set(counter)
+    try:
+        yield counter
+    finally:
+        _writes.reset(token)
 
 
 def chain_problem(entry, previous_hash):

@@ -97,3 +97,35 @@ def argparse_type(parse, field, **bounds):
 
     convert.__name__ = parse.__name__.removeprefix("parse_")  # what argparse calls the type in its errors
     return convert
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+class InvalidText(ValueError):
+    """Text PostgreSQL cannot store; `message` names `field`."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def check_text(value, field):
+    """`value` if PostgreSQL can store it as text: no NUL character (its text types refuse 0x00)
+    and no lone surrogate (not encodable in UTF-8; a command-line argument can carry one)."""
+    if "\x00" in value:
+        raise InvalidText(f"{field}: contains a NUL character (\\x00), which text cannot hold.", field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidText(f"{field}: {shown(ascii(value))} is not valid text (a lone surrogate).", field) from None
+    return value
+
+
+def check_options(options):
+    """Every text value among a command's parsed options (strings, and lists of them), by check_text."""
+    for name, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str):
+                check_text(item, "--" + name.replace("_", "-"))

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chatdata.models import Membership, PurgeRequest
+from chatdata.purge.actions import cancel_refusal, resume_refusal
 from chatdata.purge.preview import affected_per_day, newly_hidden, unit_conversation
 from chatdata.purge.scopes import MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
 
@@ -206,26 +207,11 @@ def progress_figures(purge, now=None):
     return figures
 
 
-def resumable(purge, now=None):
-    """The engine's rule for do_resume_purge (chatdata.purge.actions): failed, or running /
-    queued with no sign of life for PURGE_STALE_SECONDS."""
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.PURGE_STALE_SECONDS)
-
-    def stale(moment):
-        return moment is None or moment < stale_before
-
-    if purge.state == State.FAILED:
-        return True
-    if purge.state == State.RUNNING:
-        return stale(purge.heartbeat_at)
-    if purge.state == State.QUEUED:
-        return stale(purge.queued_at)
-    return False
+def resumable(purge, user, now=None):
+    """Whether `user` may resume `purge` now: the engine's rule (chatdata.purge.actions)."""
+    return resume_refusal(purge, user, now) is None
 
 
-CANCELLABLE = frozenset({State.PREVIEWED, State.AWAITING_APPROVAL, State.APPROVED, State.QUEUED, State.RUNNING, State.FAILED})
-
-
-def cancellable(purge):
-    return purge.state in CANCELLABLE and not purge.cancel_requested
+def cancellable(purge, user):
+    """Whether `user` may cancel `purge` now: the engine's rule (chatdata.purge.actions)."""
+    return cancel_refusal(purge, user) is None

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Who changes a staff account in this request (Django's admin included): chatdata.staff_audit.
     "dashboard.middleware.staff_audit_context",
+    # A refused state-changing request that no action recorded gets a request.refused entry.
+    "dashboard.middleware.RefusalNet",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

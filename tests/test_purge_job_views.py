@@ -36,7 +36,7 @@ def test_it_does_not_run_a_request_twice(client, chat, moderator):
     logged_in(client, moderator)
     client.post(reverse("purge:execute", args=[purge.pk]), {"confirmation": "12"})
     response = client.post(reverse("purge:execute", args=[purge.pk]), {"confirmation": "12"}, follow=True)
-    assert "only a previewed request can be confirmed" in response.content.decode()
+    assert "Only a previewed request can be executed; this one is done." in response.content.decode()
     assert AuditEntry.objects.filter(purge_request_id=purge.pk, action="purge.start").count() == 1
 
 

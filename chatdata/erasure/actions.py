@@ -9,8 +9,8 @@ the API and `manage.py erasure` alike.
 
 Each takes the acting staff member as keyword-only `actor` (and `ip` for the audit log), writes its
 audit entry in the same transaction as the change, and raises ErasureInvalid (bad input, nothing
-written) or ErasureRefused (`.code` not_permitted, hold, bad_state; refusals of permission are
-audited as `erasure.refused`). The `*_refusal(actor, erasure)` helpers say, without changing
+written) or ErasureRefused (`.code` not_permitted, hold, bad_state; every refusal is audited,
+once, as `erasure.refused`, through chatdata.audit.audit_refusal). The `*_refusal(actor, erasure)` helpers say, without changing
 anything, whether an action is open to someone (None) or why not (a sentence): the pages show
 buttons by them, and the actions refuse by them.
 
@@ -25,15 +25,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatdata.audit import write_audit
+from chatdata.audit import audit_refusal, write_audit
 from chatdata.erasure import run, tombstones
 from chatdata.models import ChatUser, ErasureRequest
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import (
     erasure_approval_refusal,
     erasure_manage_refusal,
     erasure_open_refusal,
 )
 from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge
+from chatdata.purge.actions import cancel_refusal as purge_cancel_refusal
+from chatdata.purge.actions import resume_refusal as purge_resume_refusal
 from chatdata.purge.scopes import PurgeInvalid, parse_moment
 
 State = ErasureRequest.State
@@ -52,25 +55,24 @@ class ErasureRefused(PurgeRefused):
     """An action the rules forbid; `code` is one of PurgeRefused's."""
 
 
+def _entry_fields(erasure):
+    return {
+        "target": f"erasure #{erasure.pk} of {erasure.subject_pseudonym}",
+        "scope": {"erasure": erasure.pk, "subject": erasure.subject_pseudonym, "peer_conversations": erasure.peer_conversations},
+        "ticket": erasure.ticket,
+    }
+
+
 def audit_erasure(action, erasure, *, actor, ip=None, reason="", counts=None):
-    return write_audit(
-        action,
-        actor=actor,
-        target=f"erasure #{erasure.pk} of {erasure.subject_pseudonym}",
-        scope={"erasure": erasure.pk, "subject": erasure.subject_pseudonym, "peer_conversations": erasure.peer_conversations},
-        counts=counts,
-        reason=reason,
-        ticket=erasure.ticket,
-        ip=ip,
-    )
+    return write_audit(action, actor=actor, counts=counts, reason=reason, ip=ip, **_entry_fields(erasure))
 
 
-def _refuse(message, code, *, actor, erasure=None, ip=None):
-    """Audit a refused attempt (permission or hold) in its own transaction, then raise."""
-    if actor is not None and erasure is not None and code in (PurgeRefused.NOT_PERMITTED, PurgeRefused.HOLD):
-        with transaction.atomic():
-            audit_erasure("erasure.refused", erasure, actor=actor, ip=ip, reason=message)
+def refuse_erasure(message, code, *, actor, erasure=None, target="", ip=None):
+    """Audit a refused attempt (after the caller's transaction: call it outside), then raise."""
+    fields = _entry_fields(erasure) if erasure is not None else {"target": target[:255]}
+    audit_refusal("erasure.refused", message, actor=actor, ip=ip, **fields)
     raise ErasureRefused(message, code)
+
 
 
 def _lock(erasure):
@@ -126,13 +128,22 @@ def resume_refusal(actor, erasure):
     return _resume_problem(erasure) or erasure_manage_refusal(actor, erasure)
 
 
-def _check(problem, actor, erasure):
-    """Refuse for the request's state (not audited: nothing was attempted on it), or for the
-    actor's permission (audited)."""
+def _manage_check(problem, actor, erasure):
+    """(sentence, code) refusing a cancel or resume, or None: the request's state first, then the
+    actor's permission."""
     if problem:
-        raise ErasureRefused(problem, PurgeRefused.BAD_STATE)
+        return problem, PurgeRefused.BAD_STATE
     if message := erasure_manage_refusal(actor, erasure):
-        return message
+        return message, PurgeRefused.NOT_PERMITTED
+    return None
+
+
+def _decision_check(problem, actor, erasure):
+    """(sentence, code) refusing an approval or rejection, or None."""
+    if problem:
+        return problem, PurgeRefused.BAD_STATE
+    if message := erasure_approval_refusal(actor, erasure):
+        return message, PurgeRefused.NOT_PERMITTED
     return None
 
 
@@ -142,7 +153,7 @@ def _check(problem, actor, erasure):
 def _subject(subject):
     if isinstance(subject, ChatUser):
         return subject
-    external_id = str(subject or "").strip()
+    external_id = _text(str(subject or ""), "user", 191)
     if not external_id:
         raise ErasureInvalid("Name the data subject: the chat user's id.", "user")
     found = ChatUser.objects.filter(external_id=external_id).first()
@@ -155,7 +166,10 @@ def _subject(subject):
 
 
 def _text(value, field, limit, *, required=False, what=""):
-    value = (value or "").strip()
+    try:
+        value = check_text((value or "").strip(), field)
+    except InvalidText as exc:
+        raise ErasureInvalid(exc.message, field) from None
     if required and not value:
         raise ErasureInvalid(what, field)
     if len(value) > limit:
@@ -189,33 +203,38 @@ def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversati
     `subject` is a ChatUser or the chat service's external id; `received_at` a datetime or ISO
     8601 string with a timezone (default now); it is due ERASURE_DEADLINE_DAYS later."""
     if refusal := erasure_open_refusal(actor):
-        if actor is not None:
-            with transaction.atomic():
-                write_audit("erasure.refused", actor=actor, target=f"user {subject}"[:255], reason=refusal, ip=ip)
-        raise ErasureRefused(refusal, PurgeRefused.NOT_PERMITTED)
+        refuse_erasure(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, target=f"user {subject}", ip=ip)
     subject, ticket, received_at, notes = _check_open(actor, subject, ticket, received_at, peer_conversations, notes)
     with transaction.atomic():
         ChatUser.objects.select_for_update().get(pk=subject.pk)  # one pending request per subject, even in a race
         pending = ErasureRequest.objects.filter(subject=subject, state__in=ErasureRequest.PENDING_STATES).first()
-        if pending is not None:
-            raise ErasureRefused(
-                f"Erasure #{pending.pk} (ticket {pending.ticket}) for this chat user is already {pending.state}.",
-                PurgeRefused.BAD_STATE,
-            )
-        erasure = ErasureRequest.objects.create(
-            subject=subject,
-            subject_pseudonym=tombstones.pseudonym(subject.external_id),
-            ticket=ticket,
-            received_at=received_at,
-            due_at=received_at + timedelta(days=settings.ERASURE_DEADLINE_DAYS),
-            notes=notes,
-            peer_conversations=peer_conversations,
-            requested_by=actor,
+        if pending is None:
+            erasure = _create(actor, subject, ticket, received_at, peer_conversations, notes, ip)
+    if pending is not None:
+        refuse_erasure(
+            f"Erasure #{pending.pk} (ticket {pending.ticket}) for this chat user is already {pending.state}.",
+            PurgeRefused.BAD_STATE, actor=actor, erasure=pending, ip=ip,
         )
-        audit_erasure("erasure.open", erasure, actor=actor, ip=ip, reason=notes)
-        if not run.block_if_held(erasure, actor=actor, ip=ip):
-            erasure.state = State.AWAITING_APPROVAL
-            _save(erasure, "state")
+    return erasure
+
+
+def _create(actor, subject, ticket, received_at, peer_conversations, notes, ip):
+    """The new request, awaiting approval or blocked by a hold on its subject. Caller holds the
+    subject's row lock."""
+    erasure = ErasureRequest.objects.create(
+        subject=subject,
+        subject_pseudonym=tombstones.pseudonym(subject.external_id),
+        ticket=ticket,
+        received_at=received_at,
+        due_at=received_at + timedelta(days=settings.ERASURE_DEADLINE_DAYS),
+        notes=notes,
+        peer_conversations=peer_conversations,
+        requested_by=actor,
+    )
+    audit_erasure("erasure.open", erasure, actor=actor, ip=ip, reason=notes)
+    if not run.block_if_held(erasure, actor=actor, ip=ip):
+        erasure.state = State.AWAITING_APPROVAL
+        _save(erasure, "state")
     return erasure
 
 
@@ -225,34 +244,26 @@ def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversati
 def do_approve_erasure(erasure, *, actor, ip=None):
     """Approve (never one's own request): the run starts on the worker. A hold on the subject
     placed since the intake blocks the request instead; it returns `blocked`."""
-    refusal = None
     with transaction.atomic():
         erasure = _lock(erasure)
-        if erasure.state != State.AWAITING_APPROVAL:
-            raise ErasureRefused(approve_refusal(actor, erasure), PurgeRefused.BAD_STATE)
-        if message := erasure_approval_refusal(actor, erasure):
-            refusal = message
-        elif not run.block_if_held(erasure, actor=actor, ip=ip):
+        problem = None if erasure.state == State.AWAITING_APPROVAL else approve_refusal(actor, erasure)
+        if not (refusal := _decision_check(problem, actor, erasure)) and not run.block_if_held(erasure, actor=actor, ip=ip):
             now = timezone.now()
             erasure.approved_by, erasure.approved_at = actor, now
             _save(erasure, "approved_by", "approved_at")
             audit_erasure("erasure.approve", erasure, actor=actor, ip=ip)
             run.start(erasure)
     if refusal:
-        _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, erasure=erasure, ip=ip)
+        refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
     return erasure
 
 
 def do_reject_erasure(erasure, *, actor, reason, ip=None):
     reason = _text(reason, "reason", REASON_MAX, required=True, what="Say why the request is rejected: the requester and the audit log see it.")
-    refusal = None
     with transaction.atomic():
         erasure = _lock(erasure)
-        if erasure.state not in (State.AWAITING_APPROVAL, State.BLOCKED):
-            raise ErasureRefused(reject_refusal(actor, erasure), PurgeRefused.BAD_STATE)
-        if message := erasure_approval_refusal(actor, erasure):
-            refusal = message
-        else:
+        problem = None if erasure.state in (State.AWAITING_APPROVAL, State.BLOCKED) else reject_refusal(actor, erasure)
+        if not (refusal := _decision_check(problem, actor, erasure)):
             now = timezone.now()
             erasure.state = State.REJECTED
             erasure.rejected_by, erasure.rejected_at, erasure.finished_at = actor, now, now
@@ -261,7 +272,7 @@ def do_reject_erasure(erasure, *, actor, reason, ip=None):
             _save(erasure, "state", "rejected_by", "rejected_at", "finished_at", "rejection_reason", "attempt")
             audit_erasure("erasure.reject", erasure, actor=actor, ip=ip, reason=reason)
     if refusal:
-        _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, erasure=erasure, ip=ip)
+        refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
     return erasure
 
 
@@ -272,17 +283,16 @@ def do_cancel_erasure(erasure, *, actor, ip=None):
     """Cancel: at once when nothing runs. A running request stops at its job's next step, and a
     running purge of it at its next batch boundary; the request ends `cancelled` then. Nothing
     is cancelled once the subject is pseudonymised."""
-    refusal = None
     with transaction.atomic():
         erasure = _lock(erasure)
-        if not (refusal := _check(_cancel_problem(erasure), actor, erasure)):
+        if not (refusal := _manage_check(_cancel_problem(erasure), actor, erasure)):
             erasure.cancelled_by = actor
             erasure.cancel_requested = True
             _save(erasure, "cancelled_by", "cancel_requested")
     if refusal:
-        _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, erasure=erasure, ip=ip)
+        refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
     for purge in run.purges_of(erasure):
-        if not purge.is_final:
+        if purge_cancel_refusal(purge, actor) is None:  # not final, nor already asked to stop
             do_cancel_purge(purge, actor=actor, ip=ip)
     with transaction.atomic():
         erasure = _lock(erasure)
@@ -296,29 +306,27 @@ def do_cancel_erasure(erasure, *, actor, ip=None):
 def do_resume_erasure(erasure, *, actor, ip=None):
     """Go on with a blocked request once its hold is released (to approval, or to the run if it
     was approved), or re-run what a failed or interrupted one left, then check again."""
-    refusal = None
     with transaction.atomic():
         erasure = _lock(erasure)
-        if message := _check(_resume_problem(erasure), actor, erasure):
-            refusal = (message, PurgeRefused.NOT_PERMITTED)
-        elif (held := run.subject_holds(erasure)) and not run.past_return(erasure):
+        refusal = _manage_check(_resume_problem(erasure), actor, erasure)
+        if not refusal and (held := run.subject_holds(erasure)) and not run.past_return(erasure):
             refusal = (run.hold_message(held), PurgeRefused.HOLD)
-        else:
+        if not refusal:
             audit_erasure("erasure.resume", erasure, actor=actor, ip=ip)
             if erasure.approved_at is None:
                 erasure.state, erasure.blocked_reason, erasure.holds = State.AWAITING_APPROVAL, "", []
                 _save(erasure, "state", "blocked_reason", "holds")
                 return erasure
     if refusal:
-        _refuse(*refusal, actor=actor, erasure=erasure, ip=ip)
+        refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
     # The purges first (each from its checkpoint, through the engine), then the erasure job.
     for purge in run.purges_of(erasure, current=True):
-        if purge.state in (purge.State.FAILED, purge.State.RUNNING, purge.State.QUEUED):
+        # One a live worker is still on goes on by itself.
+        if purge_resume_refusal(purge, actor) is None:
             try:
                 do_resume_purge(purge, actor=actor, ip=ip)
-            except PurgeRefused as exc:
-                if exc.code != PurgeRefused.BAD_STATE:  # a live worker is still on it: it goes on by itself
-                    raise ErasureRefused(f"Purge #{purge.pk} of this erasure: {exc.message}", exc.code) from None
+            except PurgeRefused as exc:  # already audited, as purge.refused
+                raise ErasureRefused(f"Purge #{purge.pk} of this erasure: {exc.message}", exc.code) from None
     with transaction.atomic():
         erasure = _lock(erasure)
         run.start(erasure, again=True)

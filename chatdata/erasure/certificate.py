@@ -175,15 +175,12 @@ def do_issue_certificate(erasure, *, actor, ip=None):
     """The stored certificate, handed out (download, print, CLI): audited as erasure.certificate."""
     from django.db import transaction
 
-    from chatdata.erasure.actions import ErasureRefused, audit_erasure
+    from chatdata.erasure.actions import audit_erasure, refuse_erasure
     from chatdata.purge.actions import PurgeRefused
 
     if message := certificate_refusal(actor, erasure):
         code = PurgeRefused.BAD_STATE if erasure.certificate is None else PurgeRefused.NOT_PERMITTED
-        if code == PurgeRefused.NOT_PERMITTED:
-            with transaction.atomic():
-                audit_erasure("erasure.refused", erasure, actor=actor, ip=ip, reason=message)
-        raise ErasureRefused(message, code)
+        refuse_erasure(message, code, actor=actor, erasure=erasure, ip=ip)
     with transaction.atomic():
         audit_erasure("erasure.certificate", erasure, actor=actor, ip=ip, reason=erasure.certificate["signature"]["value"])
     return erasure.certificate

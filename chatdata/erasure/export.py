@@ -27,7 +27,7 @@ import zipfile
 from django.db import transaction
 from django.utils import timezone
 
-from chatdata.erasure.actions import ErasureRefused, audit_erasure
+from chatdata.erasure.actions import audit_erasure, refuse_erasure
 from chatdata.models import Attachment, Conversation, ErasureRequest, Membership, Message, Reaction
 from chatdata.permissions import erasure_export_refusal
 from chatdata.purge.actions import PurgeRefused
@@ -231,10 +231,7 @@ def _allow(erasure, actor, ip):
     erasure = ErasureRequest.objects.select_related("subject").get(pk=erasure.pk)
     if message := export_refusal(actor, erasure):
         code = PurgeRefused.BAD_STATE if _too_late(erasure) else PurgeRefused.NOT_PERMITTED
-        if code == PurgeRefused.NOT_PERMITTED and actor is not None:
-            with transaction.atomic():
-                audit_erasure("erasure.refused", erasure, actor=actor, ip=ip, reason=message)
-        raise ErasureRefused(message, code)
+        refuse_erasure(message, code, actor=actor, erasure=erasure, ip=ip)
     counts = {
         "messages": Message.objects.filter(sender_id=erasure.subject_id).count(),
         "reactions": Reaction.objects.filter(user_id=erasure.subject_id).count(),

@@ -13,8 +13,13 @@ writes its audit entry in the same transaction as the state change, and raises:
 - PurgeInvalid (chatdata.purge.scopes) for input that cannot run, and for a scope in which nothing
   would change ("Nothing matches: no request was made."); nothing is written;
 - PurgeRefused with `.code` 'not_permitted', 'hold', 'approval_needed' or 'bad_state' for a
-  request the rules forbid. Refusals of permission and holds are themselves audited
-  (`purge.refused`), so attempts show in the log.
+  request the rules forbid. Every refusal is itself audited, once (`purge.refused`, through
+  chatdata.audit.audit_refusal), so attempts show in the log.
+
+The `*_refusal(request, actor)` helpers say, without changing anything, whether an action is open
+to someone now (None) or why not (a sentence): the pages show buttons by them, and the actions
+refuse by them. A legal hold met is not among them: the action finds it when it would start the
+run, and refuses then, naming the hold.
 
 Only the requester executes their request (so approval is always by a second person); the
 size decides the rest: above PURGE_APPROVAL_THRESHOLD messages, and for every erasure, it waits
@@ -27,8 +32,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatdata.audit import write_audit
+from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import PurgeItem, PurgeRequest
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import approval_refusal, manage_refusal, request_refusal
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
@@ -80,30 +86,123 @@ def _audit(action, request, *, actor, ip=None, counts=None, reason=None):
 
 
 def _refuse(message, code, *, actor, spec_dict=None, target="", request=None, ip=None):
-    """Audit a refused attempt in its own transaction, then raise."""
-    if actor is not None and code in (PurgeRefused.NOT_PERMITTED, PurgeRefused.HOLD):
-        with transaction.atomic():
-            write_audit(
-                "purge.refused",
-                actor=actor,
-                target=request.target if request else target,
-                scope=request.spec if request else spec_dict,
-                purge_request=request,
-                reason=message,
-                ip=ip,
-            )
+    """Audit a refused attempt (after the caller's transaction: call it outside), then raise."""
+    audit_refusal(
+        "purge.refused",
+        message,
+        actor=actor,
+        target=request.target if request else target,
+        scope=request.spec if request else spec_dict,
+        purge_request=request,
+        ip=ip,
+    )
     raise PurgeRefused(message, code)
 
 
-def _is_stale(moment):
-    return moment is None or moment < timezone.now() - timedelta(seconds=settings.PURGE_STALE_SECONDS)
+def _text(value, field):
+    """Free text from outside, stripped; PurgeInvalid for what PostgreSQL cannot store."""
+    try:
+        return check_text((value or "").strip(), field)
+    except InvalidText as exc:
+        raise PurgeInvalid(exc.message, field) from None
+
+
+def _is_stale(moment, now=None):
+    now = now or timezone.now()
+    return moment is None or moment < now - timedelta(seconds=settings.PURGE_STALE_SECONDS)
+
+
+# --- who may do what, now (for the pages' buttons; the actions ask the same) ----------------------
+# The checks give (sentence, PurgeRefused code) or None; the public helpers give the sentence.
+
+
+def _execute_check(request, actor):
+    if request.state == State.AWAITING_APPROVAL:
+        return "This request is waiting for approval by another staff member.", PurgeRefused.APPROVAL_NEEDED
+    if request.state != State.PREVIEWED:
+        return f"Only a previewed request can be executed; this one is {request.state}.", PurgeRefused.BAD_STATE
+    if actor is None or actor.pk != request.requested_by_id:
+        return "Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED
+    if message := request_refusal(actor, request.purge_spec, erasure=request.erasure):
+        return message, PurgeRefused.NOT_PERMITTED
+    return None
+
+
+def _approve_check(request, actor):
+    if request.state != State.AWAITING_APPROVAL:
+        return f"Only a request awaiting approval can be approved; this one is {request.state}.", PurgeRefused.BAD_STATE
+    if message := approval_refusal(actor, request):
+        return message, PurgeRefused.NOT_PERMITTED
+    return None
+
+
+def _reject_check(request, actor):
+    if request.state != State.AWAITING_APPROVAL:
+        return f"Only a request awaiting approval can be rejected; this one is {request.state}.", PurgeRefused.BAD_STATE
+    if message := approval_refusal(actor, request):
+        return message, PurgeRefused.NOT_PERMITTED
+    return None
+
+
+def _cancel_check(request, actor, now=None):
+    if message := manage_refusal(actor, request):
+        return message, PurgeRefused.NOT_PERMITTED
+    if request.state in (State.DONE, State.CANCELLED, State.REJECTED):
+        return f"This request is already {request.state}.", PurgeRefused.BAD_STATE
+    if request.state == State.RUNNING and request.cancel_requested and not _is_stale(request.heartbeat_at, now):
+        return "Cancelling was already asked for: the request stops at its next batch boundary.", PurgeRefused.BAD_STATE
+    return None
+
+
+def _resume_check(request, actor, now=None):
+    if message := manage_refusal(actor, request):
+        return message, PurgeRefused.NOT_PERMITTED
+    if request.state == State.FAILED:
+        return None
+    if request.state == State.RUNNING and _is_stale(request.heartbeat_at, now):
+        return None
+    if request.state == State.QUEUED and _is_stale(request.queued_at, now):
+        return None
+    if request.state in (State.RUNNING, State.QUEUED):
+        return (
+            f"This request is {request.state} and its worker is alive; it can be resumed once it has "
+            f"failed or sent no heartbeat for {settings.PURGE_STALE_SECONDS} s.",
+            PurgeRefused.BAD_STATE,
+        )
+    return f"Only a failed or interrupted request can be resumed; this one is {request.state}.", PurgeRefused.BAD_STATE
+
+
+def _sentence(check):
+    return check[0] if check else None
+
+
+def execute_refusal(request, actor):
+    return _sentence(_execute_check(request, actor))
+
+
+def approve_refusal(request, actor):
+    return _sentence(_approve_check(request, actor))
+
+
+def reject_refusal(request, actor):
+    return _sentence(_reject_check(request, actor))
+
+
+def cancel_refusal(request, actor, now=None):
+    return _sentence(_cancel_check(request, actor, now))
+
+
+def resume_refusal(request, actor, now=None):
+    """Failed, or running / queued with no sign of life for PURGE_STALE_SECONDS; by the
+    requester or whoever may approve the request."""
+    return _sentence(_resume_check(request, actor, now))
 
 
 def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
     """Validate, count and freeze a spec into a `previewed` PurgeRequest. `erasure`: the
     ErasureRequest it carries out (its rules apply, and its approver approves it)."""
-    reason = (reason or "").strip()
-    ticket = (ticket or "").strip()
+    reason = _text(reason, "reason")
+    ticket = _text(ticket, "ticket")
     if not reason:
         raise PurgeInvalid("Give a reason: it goes into the audit log.", "reason")
     if len(ticket) > 100:
@@ -162,11 +261,11 @@ def _lock(request):
     return PurgeRequest.objects.select_for_update().get(pk=request.pk)
 
 
-def _check_holds(request):
+def _hold_check(request):
     """A hold placed after the preview still stops an erasure."""
     spec = request.purge_spec
     met = holds_meeting(spec, hwm=request.high_water_mark, holds=holds_for(request))
-    return hold_refusal_message(spec, met) if met else None
+    return (hold_refusal_message(spec, met), PurgeRefused.HOLD) if met else None
 
 
 def _start(request):
@@ -196,20 +295,9 @@ def _run_inline_if_due(request):
 
 def do_execute_purge(request, *, actor, ip=None):
     """Run a previewed request: wait for approval, run now, or queue, as its size says."""
-    refusal = None
     with transaction.atomic():
         request = _lock(request)
-        if request.state == State.AWAITING_APPROVAL:
-            raise PurgeRefused("This request is waiting for approval by another staff member.", PurgeRefused.APPROVAL_NEEDED)
-        if request.state != State.PREVIEWED:
-            raise PurgeRefused(f"Only a previewed request can be executed; this one is {request.state}.", PurgeRefused.BAD_STATE)
-        if actor is None or actor.pk != request.requested_by_id:
-            refusal = ("Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED)
-        elif message := request_refusal(actor, request.purge_spec, erasure=request.erasure):
-            refusal = (message, PurgeRefused.NOT_PERMITTED)
-        elif message := _check_holds(request):
-            refusal = (message, PurgeRefused.HOLD)
-        else:
+        if not (refusal := _execute_check(request, actor) or _hold_check(request)):
             request.executed_by = actor
             if request.needs_approval:
                 request.state = State.AWAITING_APPROVAL
@@ -225,16 +313,9 @@ def do_execute_purge(request, *, actor, ip=None):
 
 def do_approve_purge(request, *, actor, ip=None):
     """Approve a request waiting for approval (never one's own); it then starts at once."""
-    refusal = None
     with transaction.atomic():
         request = _lock(request)
-        if request.state != State.AWAITING_APPROVAL:
-            raise PurgeRefused(f"Only a request awaiting approval can be approved; this one is {request.state}.", PurgeRefused.BAD_STATE)
-        if message := approval_refusal(actor, request):
-            refusal = (message, PurgeRefused.NOT_PERMITTED)
-        elif message := _check_holds(request):
-            refusal = (message, PurgeRefused.HOLD)
-        else:
+        if not (refusal := _approve_check(request, actor) or _hold_check(request)):
             request.state = State.APPROVED
             request.approved_by = actor
             request.approved_at = timezone.now()
@@ -247,68 +328,51 @@ def do_approve_purge(request, *, actor, ip=None):
     return _run_inline_if_due(request)
 
 
-@transaction.atomic
 def do_reject_purge(request, *, actor, reason, ip=None):
-    reason = (reason or "").strip()
+    reason = _text(reason, "reason")
     if not reason:
         raise PurgeInvalid("Say why the request is rejected: the requester and the audit log see it.", "reason")
-    request = _lock(request)
-    if request.state != State.AWAITING_APPROVAL:
-        raise PurgeRefused(f"Only a request awaiting approval can be rejected; this one is {request.state}.", PurgeRefused.BAD_STATE)
-    if message := approval_refusal(actor, request):
-        raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
-    request.state = State.REJECTED
-    request.rejected_by = actor
-    request.rejected_at = request.finished_at = timezone.now()
-    request.rejection_reason = reason
-    request.save(update_fields=["state", "rejected_by", "rejected_at", "finished_at", "rejection_reason"])
-    _audit("purge.reject", request, actor=actor, ip=ip, reason=reason)
+    with transaction.atomic():
+        request = _lock(request)
+        if not (refusal := _reject_check(request, actor)):
+            request.state = State.REJECTED
+            request.rejected_by = actor
+            request.rejected_at = request.finished_at = timezone.now()
+            request.rejection_reason = reason
+            request.save(update_fields=["state", "rejected_by", "rejected_at", "finished_at", "rejection_reason"])
+            _audit("purge.reject", request, actor=actor, ip=ip, reason=reason)
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
     return request
 
 
-@transaction.atomic
 def do_cancel_purge(request, *, actor, ip=None):
     """Cancel at once if nothing runs; a running request stops at its next batch boundary."""
-    request = _lock(request)
-    if message := manage_refusal(actor, request):
-        raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
-    if request.state == State.RUNNING and not _is_stale(request.heartbeat_at):
-        request.cancel_requested = True
-        request.save(update_fields=["cancel_requested"])
-        _audit("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
-        return request
-    if request.state in (State.DONE, State.CANCELLED, State.REJECTED):
-        raise PurgeRefused(f"This request is already {request.state}.", PurgeRefused.BAD_STATE)
-    # Not running (or its worker is dead): stop it here; the new attempt fences off any zombie.
-    request.state = State.CANCELLED
-    request.attempt += 1
-    request.finished_at = timezone.now()
-    request.save(update_fields=["state", "attempt", "finished_at"])
-    _audit("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
+    with transaction.atomic():
+        request = _lock(request)
+        if not (refusal := _cancel_check(request, actor)):
+            if request.state == State.RUNNING and not _is_stale(request.heartbeat_at):
+                request.cancel_requested = True
+                request.save(update_fields=["cancel_requested"])
+                _audit("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
+                return request
+            # Not running (or its worker is dead): stop it here; the new attempt fences off any zombie.
+            request.state = State.CANCELLED
+            request.attempt += 1
+            request.finished_at = timezone.now()
+            request.save(update_fields=["state", "attempt", "finished_at"])
+            _audit("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
     return request
 
 
 def do_resume_purge(request, *, actor, ip=None):
     """Continue a failed request, or a running one whose worker stopped sending heartbeats,
     from its last checkpoint."""
-    refusal = None
     with transaction.atomic():
         request = _lock(request)
-        if message := manage_refusal(actor, request):
-            raise PurgeRefused(message, PurgeRefused.NOT_PERMITTED)
-        stale_running = request.state == State.RUNNING and _is_stale(request.heartbeat_at)
-        stale_queued = request.state == State.QUEUED and _is_stale(request.queued_at)
-        if request.state != State.FAILED and not stale_running and not stale_queued:
-            if request.state in (State.RUNNING, State.QUEUED):
-                raise PurgeRefused(
-                    f"This request is {request.state} and its worker is alive; it can be resumed once it has "
-                    f"failed or sent no heartbeat for {settings.PURGE_STALE_SECONDS} s.",
-                    PurgeRefused.BAD_STATE,
-                )
-            raise PurgeRefused(f"Only a failed or interrupted request can be resumed; this one is {request.state}.", PurgeRefused.BAD_STATE)
-        if message := _check_holds(request):
-            refusal = (message, PurgeRefused.HOLD)
-        else:
+        if not (refusal := _resume_check(request, actor) or _hold_check(request)):
             _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
             _start(request)
     if refusal:

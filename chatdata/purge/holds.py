@@ -12,8 +12,9 @@ erasure request lists them, with their hold, in what its certificate says was ke
 from django.db import transaction
 from django.utils import timezone
 
-from chatdata.audit import write_audit
+from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import holds_refusal
 from chatdata.purge.predicates import active_holds
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
@@ -23,6 +24,12 @@ class HoldRefused(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+
+def _refuse(message, *, actor, target, scope=None, ip=None):
+    """Audit a refused attempt (after the caller's transaction: call it outside), then raise."""
+    audit_refusal("hold.refused", message, actor=actor, target=target, scope=scope, ip=ip)
+    raise HoldRefused(message)
 
 
 def _overlaps(a_start, a_end, b_start, b_end):
@@ -50,16 +57,24 @@ def hold_refusal_message(spec, holds):
     return f"This {spec.kind} scope meets {named}. Release the hold or narrow the scope first."
 
 
-@transaction.atomic
 def do_add_legal_hold(*, actor, user=None, conversation=None, start=None, end=None, reason, ip=None):
     """Place a hold on a ChatUser or a Conversation (exactly one), optionally for a time window."""
-    refusal = holds_refusal(actor)
-    if refusal:
-        raise HoldRefused(refusal)
+    if refusal := holds_refusal(actor):
+        subject = user or conversation
+        _refuse(refusal, actor=actor, target=f"{'user' if user is not None else 'conversation'} {getattr(subject, 'external_id', '')}", ip=ip)
+    return _add_legal_hold(actor=actor, user=user, conversation=conversation, start=start, end=end, reason=reason, ip=ip)
+
+
+@transaction.atomic
+def _add_legal_hold(*, actor, user, conversation, start, end, reason, ip):
     if (user is None) == (conversation is None):
         raise PurgeInvalid("A legal hold covers either one user or one conversation.", "user")
     if not (reason or "").strip():
         raise PurgeInvalid("A legal hold needs a reason (the matter or case it serves).", "reason")
+    try:
+        check_text(reason, "reason")
+    except InvalidText as exc:
+        raise PurgeInvalid(exc.message, "reason") from None
     start, end = parse_moment(start, "start"), parse_moment(end, "end")
     check_bounds(start, end)
     if user is not None and not isinstance(user, ChatUser):
@@ -88,14 +103,18 @@ def do_add_legal_hold(*, actor, user=None, conversation=None, start=None, end=No
     return hold
 
 
-@transaction.atomic
 def do_release_legal_hold(hold, *, actor, reason="", ip=None):
-    refusal = holds_refusal(actor)
-    if refusal:
-        raise HoldRefused(refusal)
-    hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
-    if hold.released_at is not None:
-        raise HoldRefused(f"Legal hold #{hold.pk} was already released on {hold.released_at:%Y-%m-%d %H:%M} UTC.")
+    with transaction.atomic():
+        hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
+        refusal = holds_refusal(actor)
+        if not refusal and hold.released_at is not None:
+            refusal = f"Legal hold #{hold.pk} was already released on {hold.released_at:%Y-%m-%d %H:%M} UTC."
+        if not refusal:
+            return _release(hold, actor=actor, reason=reason, ip=ip)
+    _refuse(refusal, actor=actor, target=f"{hold.kind} {hold.subject_external_id}", scope=hold_scope(hold), ip=ip)
+
+
+def _release(hold, *, actor, reason, ip):
     hold.released_at = timezone.now()
     hold.released_by = actor
     hold.release_reason = (reason or "").strip()

@@ -15,8 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chatdata.models import AuditEntry, PurgeItem, PurgeRequest
 from chatdata.parsing import InvalidNumber, parse_count
-from chatdata.permissions import can_manage
-from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge
+from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge, execute_refusal
 from chatdata.purge.scopes import CONVERSATIONS
 from dashboard.forms import IdField
 from dashboard.purge_panel import cancellable, count_rows, progress_figures, resumable
@@ -56,7 +55,6 @@ def job_list(request):
 def detail_context(request, purge):
     """The job page's context; InvalidNumber for a damaged `items_after`."""
     spec = purge.purge_spec
-    may_manage = can_manage(request.user, purge)
     items, items_next = [], None
     if spec.kind == CONVERSATIONS:
         position = request.GET.get("items_after", "")
@@ -81,9 +79,9 @@ def detail_context(request, purge):
         "items_next": items_next,
         "item_totals": _item_totals(purge) if spec.kind == CONVERSATIONS else None,
         "audit": list(AuditEntry.objects.filter(purge_request_id=purge.pk).order_by("id")[:AUDIT_SHOWN]),
-        "may_cancel": may_manage and cancellable(purge),
-        "may_resume": may_manage and resumable(purge),
-        "may_confirm": purge.state == State.PREVIEWED and purge.requested_by_id == request.user.pk,
+        "may_cancel": cancellable(purge, request.user),
+        "may_resume": resumable(purge, request.user),
+        "may_confirm": execute_refusal(purge, request.user) is None,
         "poll": poll,
         "back": back_link(purge),
     }
@@ -110,8 +108,6 @@ def job_detail(request, pk):
 def _act(request, pk, action, verb):
     staff_only(request)
     purge = get_object_or_404(PurgeRequest, pk=pk)
-    if not can_manage(request.user, purge):
-        raise PermissionDenied("Only the requester or someone who may approve this request can cancel or resume it.")
     try:
         return action(purge, actor=request.user, ip=client_ip(request))
     except PurgeRefused as exc:

@@ -24,7 +24,7 @@ from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
-from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge
+from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge, execute_refusal
 from chatdata.purge.preview import changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
@@ -59,11 +59,6 @@ def _preview(request, form):
         return None
     field = getattr(form, "effect_field", None)
     offered = {value for value, _ in form.fields[field].widget.choices} if field else None
-    if offered is not None and form.cleaned_data[field] not in offered:
-        # An action the page does not offer this person: 403 if their role never has it.
-        refusal = request_refusal(request.user, spec)
-        if refusal:
-            raise PermissionDenied(refusal)
     try:
         return do_preview_purge(
             spec, actor=request.user, reason=form.cleaned_data["reason"], ticket=form.cleaned_data["ticket"],
@@ -72,6 +67,8 @@ def _preview(request, form):
     except PurgeInvalid as exc:
         form.add_engine_error(exc)
     except PurgeRefused as exc:
+        if exc.code == PurgeRefused.NOT_PERMITTED and offered is not None and form.cleaned_data[field] not in offered:
+            raise PermissionDenied(exc.message) from None  # an action the page never offers this person
         form.add_error(None, exc.message)
     return None
 
@@ -267,7 +264,7 @@ def request_context(request, purge, form):
         "approval": approval_note(spec, preview),
         "items": list(purge.items.all()[:SHOWN_SELECTION]) if spec.kind == CONVERSATIONS else [],
         "form": form,
-        "may_execute": purge.state == State.PREVIEWED and purge.requested_by_id == request.user.pk,
+        "may_execute": execute_refusal(purge, request.user) is None,
         "back": back_link(purge),
     }
 
@@ -292,15 +289,10 @@ OUTCOMES = {
 def execute(request, pk):
     staff_only(request)
     purge = get_object_or_404(PurgeRequest, pk=pk)
-    if purge.requested_by_id != request.user.pk:
-        raise PermissionDenied("Only the staff member who previewed a request can confirm it.")
-    if refusal := request_refusal(request.user, purge.purge_spec):
-        raise PermissionDenied(refusal)
-    if purge.state != State.PREVIEWED:
-        messages.error(request, f"This request is {purge.get_state_display().lower()}; only a previewed request can be confirmed.")
-        return redirect("jobs:detail", purge.pk)
     form = ConfirmForm(request.POST, purge=purge)
-    if not form.is_valid():
+    # The typed confirmation is asked only of someone the engine would let run it; anyone else
+    # gets the engine's refusal (audited there).
+    if execute_refusal(purge, request.user) is None and not form.is_valid():
         return render(request, "purge/request.html", request_context(request, purge, form))
     try:
         purge = do_execute_purge(purge, actor=request.user, ip=client_ip(request))

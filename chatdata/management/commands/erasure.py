@@ -21,6 +21,7 @@ from chatdata.erasure.overview import DUE_SOON, erasure_requests
 from chatdata.erasure.serialize import erasure_json, erasure_summary
 from chatdata.management.commands.purge import FAILURE, INVALID, REFUSED, WAIT_POLL
 from chatdata.models import ErasureRequest
+from chatdata.parsing import InvalidText, check_options
 from chatdata.purge.actions import PurgeRefused
 from chatdata.purge.scopes import PurgeInvalid
 
@@ -104,9 +105,10 @@ class Command(BaseCommand):
         self.as_json = as_json
         self.options = options
         try:
+            check_options(options)
             handler = getattr(self, "_" + command.replace("-", "_"))
             handler(**options)
-        except PurgeInvalid as exc:
+        except (PurgeInvalid, InvalidText) as exc:
             self._fail(INVALID, "invalid", exc.message, field=exc.field)
         except PurgeRefused as exc:
             self._fail(REFUSED, exc.code, exc.message)

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from chatdata.importer import FileChanged, ImportRefused, do_import_chat, failure_reason, record_refusal, validate_chat
 from chatdata.importer.entries import printable
 from chatdata.importer.guards import string_problem
+from chatdata.parsing import InvalidText, check_options
 
 HELP = """\
 Import users, conversations and messages from NDJSON (one JSON object a line, by the chat
@@ -91,6 +92,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file, dry_run, actor, skip_erased, **options):
+        try:
+            check_options({"file": file, "actor": actor})
+        except InvalidText as exc:
+            raise CommandError(printable(exc.message), returncode=INVALID) from None
         name = "standard input" if file == "-" else printable(file)
         # A dry run changes nothing, so it audits nothing, refusals included.
         self.audit = not dry_run

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from chatdata.models import ChatUser, Conversation, LegalHold
-from chatdata.parsing import argparse_type, parse_id
+from chatdata.parsing import InvalidText, argparse_type, check_options, parse_id
 from chatdata.purge.holds import HoldRefused, do_add_legal_hold, do_release_legal_hold, hold_scope
 from chatdata.purge.scopes import PurgeInvalid
 
@@ -46,6 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, command, as_json=False, **options):
         try:
+            check_options(options)
             if command == "list":
                 holds = LegalHold.objects.select_related("created_by", "released_by").order_by("id")
                 if not options["all"]:
@@ -70,7 +71,7 @@ class Command(BaseCommand):
                     raise PurgeInvalid(f"No legal hold #{options['hold']}.", "hold")
                 hold = do_release_legal_hold(hold, actor=actor, reason=options["reason"])
             self._print(hold_scope(hold), as_json)
-        except PurgeInvalid as exc:
+        except (PurgeInvalid, InvalidText) as exc:
             raise CommandError(exc.message, returncode=2) from None
         except HoldRefused as exc:
             raise CommandError(exc.message, returncode=3) from None

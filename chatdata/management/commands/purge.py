@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from chatdata.models import PurgeRequest
-from chatdata.parsing import InvalidNumber, parse_id, parse_seconds
+from chatdata.parsing import InvalidNumber, InvalidText, check_options, parse_id, parse_seconds
 from chatdata.purge.actions import (
     PurgeRefused,
     do_approve_purge,
@@ -104,8 +104,9 @@ class Command(BaseCommand):
         self.as_json = options["as_json"]
         request = None
         try:
+            check_options(options)
             request, exit_code = self._dispatch(options)
-        except PurgeInvalid as exc:
+        except (PurgeInvalid, InvalidText) as exc:
             self._fail(INVALID, "invalid", exc.message, field=exc.field)
         except PurgeRefused as exc:
             self._fail(REFUSED, exc.code, exc.message)
