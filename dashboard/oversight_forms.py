@@ -14,15 +14,6 @@ from chatdata.audit import ACTIONS
 from chatdata.models import ChatUser, Conversation, LegalHold
 from dashboard.forms import DayField, IdField, end_of_day, start_of_day
 
-# Actions the web writes that chatdata.audit.ACTIONS does not list yet (see engine-feedback.md);
-# once it does, this dict merges to nothing new.
-WEB_ACTIONS = {
-    "auth.login": "Logged in",
-    "auth.login_failed": "A login failed",
-    "auth.logout": "Logged out",
-    "audit.export": "Exported the audit log",
-}
-ALL_ACTIONS = {**WEB_ACTIONS, **ACTIONS}
 ACTION_GROUPS = {
     "purge.*": "Any purge action",
     "hold.*": "Any legal-hold action",
@@ -131,7 +122,7 @@ class AuditFilterForm(OversightForm):
     action = forms.ChoiceField(label="Action", required=False, choices=[
         ("", "Any action"),
         ("Groups", list(ACTION_GROUPS.items())),
-        ("Actions", [(name, f"{name}: {label}") for name, label in sorted(ALL_ACTIONS.items())]),
+        ("Actions", [(name, f"{name}: {label}") for name, label in sorted(ACTIONS.items())]),
     ])
     target = forms.CharField(label="Target contains", required=False, max_length=255,
                              help_text="e.g. conversation g-launch, user u-alice")
@@ -162,7 +153,7 @@ class AuditFilterForm(OversightForm):
         action = data["action"]
         if action in ACTION_GROUPS:
             prefix = action[:-1]
-            actions = sorted(name for name in ALL_ACTIONS if name.startswith(prefix))
+            actions = sorted(name for name in ACTIONS if name.startswith(prefix))
         else:
             actions = [action] if action else []
         return {

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatdata.audit import write_audit
-from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.models import ChatUser, Conversation, LegalHold, Message
 from chatdata.permissions import holds_refusal
-from chatdata.purge.predicates import active_holds
+from chatdata.purge.predicates import active_holds, hold_q
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
 
 
@@ -43,6 +43,15 @@ def holds_meeting(spec, *, hwm=None, holds=None):
         and hold.user_id == scope.user
         and _overlaps(hold.start, hold.end, scope.start, scope.end)
     ]
+
+
+def covered_messages(hold):
+    """Messages the hold keeps right now (0 once released): one COUNT over the predicate every
+    purge uses to leave held messages alone, served by the (sender, sent_at) or
+    (conversation, sent_at, id) index."""
+    if not hold.is_active or (hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id is None):
+        return 0
+    return Message.objects.filter(hold_q(hold)).count()
 
 
 def hold_refusal_message(spec, holds):
