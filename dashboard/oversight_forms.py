@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 
 from chatdata.audit import ACTIONS
 from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.purge.holds import REASON_REQUIRED
+from chatdata.purge.scopes import PurgeInvalid, check_bounds
 from dashboard.forms import DayField, IdField, end_of_day, start_of_day
 
 ACTION_GROUPS = {
@@ -77,7 +79,7 @@ class HoldForm(OversightForm):
     )
     start = LocalDateTimeField(label="From", help_text="Optional. Empty: from the beginning.")
     end = LocalDateTimeField(label="Until", help_text="Optional, not included. Empty: no end.")
-    reason = reason_field("Reason", "A legal hold needs a reason (the matter or case it serves).",
+    reason = reason_field("Reason", REASON_REQUIRED,
                           help_text="The matter or case it serves; shown wherever the hold keeps data.")
 
     def clean(self):
@@ -88,9 +90,11 @@ class HoldForm(OversightForm):
             data["subject"] = model.objects.filter(external_id=external_id).first()
             if data["subject"] is None:
                 self.add_error("external_id", f"No {noun} has the external id “{external_id}”.")
-        start, end = data.get("start"), data.get("end")
-        if start and end and end <= start:
-            self.add_error("end", "The end must be after the start.")
+        try:
+            # The engine's rule, asked here too so that it shows beside the form's own errors.
+            check_bounds(data.get("start"), data.get("end"))
+        except PurgeInvalid as exc:
+            self.add_error(exc.field, exc.message)
         return data
 
     def hold_arguments(self):

@@ -19,6 +19,9 @@ from chatdata.purge.predicates import active_holds, hold_q
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
 
 
+REASON_REQUIRED = "A legal hold needs a reason (the matter or case it serves)."
+
+
 class HoldRefused(Exception):
     def __init__(self, message):
         super().__init__(message)
@@ -68,7 +71,7 @@ def do_add_legal_hold(*, actor, user=None, conversation=None, start=None, end=No
     if (user is None) == (conversation is None):
         raise PurgeInvalid("A legal hold covers either one user or one conversation.", "user")
     if not (reason or "").strip():
-        raise PurgeInvalid("A legal hold needs a reason (the matter or case it serves).", "reason")
+        raise PurgeInvalid(REASON_REQUIRED, "reason")
     start, end = parse_moment(start, "start"), parse_moment(end, "end")
     check_bounds(start, end)
     if user is not None and not isinstance(user, ChatUser):
