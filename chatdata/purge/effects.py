@@ -15,8 +15,15 @@ three ways (delete_messages):
 - SQLite, and a server with track_counts off, delete them explicitly before the messages.
 Nothing here goes through Django's deletion collector (chatdata/models/chat.py explains why).
 
+Each statement is built by one small named function (psycopg's `sql` composition: identifiers
+quoted, conditions spliced in as SQL, values always bound), so each of those paths reads as a
+short list of named statements; `run()` renders them for the database at hand (SQLite takes the
+same text; only the id match and the JSON cast differ by vendor). What a batch may do (skip the
+triggers, count by the statistics counters, compress its WAL) is asked in the same statement
+that acts on it, every batch: nothing is cached on the connection.
+
 Id lists are bound as one array on PostgreSQL (`= ANY(%s)`, one parameter however long) and
-expanded on SQLite (`IN (?, ...)`; a batch stays far below its parameter limit). On PostgreSQL the
+expanded on SQLite (`IN (?, ...)`; a batch stays far below its parameter limit): ids_match. On PostgreSQL the
 batch statements use a server-side-binding cursor on Django's connection (same transaction): the
 array travels as one binary parameter, where Django's client-side binding would spell out
 thousands of ids as SQL text for every statement (a fifth of a batch's time, measured).
