@@ -94,8 +94,14 @@ class HoldForm(OversightForm):
             # The engine's rule, asked here too so that it shows beside the form's own errors.
             check_bounds(data.get("start"), data.get("end"))
         except PurgeInvalid as exc:
-            self.add_error(exc.field, exc.message)
+            self.add_engine_error(exc)
         return data
+
+    def add_engine_error(self, exc):
+        """do_add_legal_hold's complaint on the field it names; its subject (user or conversation)
+        is what external_id names here."""
+        field = "external_id" if exc.field in ("user", "conversation") else exc.field
+        self.add_error(field if field in self.fields else None, exc.message)
 
     def hold_arguments(self):
         """Keyword arguments for chatdata.purge.holds.do_add_legal_hold."""

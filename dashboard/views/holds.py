@@ -69,8 +69,7 @@ def create(request):
             try:
                 hold = do_add_legal_hold(actor=request.user, ip=client_ip(request), **form.hold_arguments())
             except PurgeInvalid as exc:
-                field = "external_id" if exc.field in ("user", "conversation") else exc.field
-                form.add_error(field if field in form.fields else None, exc.message)
+                form.add_engine_error(exc)
             except HoldRefused as exc:
                 form.add_error(None, exc.message)
             else:
