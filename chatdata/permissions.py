@@ -235,3 +235,14 @@ def can_view_audit(user):
 def can_view_purges(user):
     """Any staff role may look at purge requests and their progress."""
     return bool(_held(user))
+
+
+def can_view_approvals(user):
+    """Whoever may approve some kind of request: moderators (conversation-level requests),
+    compliance (erasures) and admins. Each row still says whether *this* user may approve it."""
+    return roles.has_role(user, roles.MODERATOR, roles.COMPLIANCE)
+
+
+def can_view_holds(user):
+    """Every staff role: holds are named in every preview and refusal they cause anyway."""
+    return bool(_held(user))

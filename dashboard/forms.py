@@ -15,7 +15,7 @@ from chatdata.browse.directory import SORTS
 from chatdata.browse.keyset import MAX_ID, InvalidCursor, Position
 from chatdata.browse.naming import UnknownName, find_conversation, find_user
 from chatdata.browse.search import MessageQuery
-from chatdata.models import ChatUser, Conversation
+from chatdata.models import Conversation
 from chatdata.parsing import InvalidNumber, parse_int
 
 STALE_CURSOR = "This page link is out of date or damaged. Start again from the first page."

@@ -12,17 +12,10 @@ from django.contrib.auth import get_user_model
 
 from chatdata.audit import ACTIONS
 from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.purge.holds import REASON_REQUIRED
+from chatdata.purge.scopes import PurgeInvalid, check_bounds
 from dashboard.forms import DayField, IdField, end_of_day, start_of_day
 
-# Actions the web writes that chatdata.audit.ACTIONS does not list yet (see engine-feedback.md);
-# once it does, this dict merges to nothing new.
-WEB_ACTIONS = {
-    "auth.login": "Logged in",
-    "auth.login_failed": "A login failed",
-    "auth.logout": "Logged out",
-    "audit.export": "Exported the audit log",
-}
-ALL_ACTIONS = {**WEB_ACTIONS, **ACTIONS}
 ACTION_GROUPS = {
     "purge.*": "Any purge action",
     "hold.*": "Any legal-hold action",
@@ -86,7 +79,7 @@ class HoldForm(OversightForm):
     )
     start = LocalDateTimeField(label="From", help_text="Optional. Empty: from the beginning.")
     end = LocalDateTimeField(label="Until", help_text="Optional, not included. Empty: no end.")
-    reason = reason_field("Reason", "A legal hold needs a reason (the matter or case it serves).",
+    reason = reason_field("Reason", REASON_REQUIRED,
                           help_text="The matter or case it serves; shown wherever the hold keeps data.")
 
     def clean(self):
@@ -97,10 +90,18 @@ class HoldForm(OversightForm):
             data["subject"] = model.objects.filter(external_id=external_id).first()
             if data["subject"] is None:
                 self.add_error("external_id", f"No {noun} has the external id “{external_id}”.")
-        start, end = data.get("start"), data.get("end")
-        if start and end and end <= start:
-            self.add_error("end", "The end must be after the start.")
+        try:
+            # The engine's rule, asked here too so that it shows beside the form's own errors.
+            check_bounds(data.get("start"), data.get("end"))
+        except PurgeInvalid as exc:
+            self.add_engine_error(exc)
         return data
+
+    def add_engine_error(self, exc):
+        """do_add_legal_hold's complaint on the field it names; its subject (user or conversation)
+        is what external_id names here."""
+        field = "external_id" if exc.field in ("user", "conversation") else exc.field
+        self.add_error(field if field in self.fields else None, exc.message)
 
     def hold_arguments(self):
         """Keyword arguments for chatdata.purge.holds.do_add_legal_hold."""
@@ -131,7 +132,7 @@ class AuditFilterForm(OversightForm):
     action = forms.ChoiceField(label="Action", required=False, choices=[
         ("", "Any action"),
         ("Groups", list(ACTION_GROUPS.items())),
-        ("Actions", [(name, f"{name}: {label}") for name, label in sorted(ALL_ACTIONS.items())]),
+        ("Actions", [(name, f"{name}: {label}") for name, label in sorted(ACTIONS.items())]),
     ])
     target = forms.CharField(label="Target contains", required=False, max_length=255,
                              help_text="e.g. conversation g-launch, user u-alice")
@@ -162,7 +163,7 @@ class AuditFilterForm(OversightForm):
         action = data["action"]
         if action in ACTION_GROUPS:
             prefix = action[:-1]
-            actions = sorted(name for name in ALL_ACTIONS if name.startswith(prefix))
+            actions = sorted(name for name in ACTIONS if name.startswith(prefix))
         else:
             actions = [action] if action else []
         return {

@@ -95,15 +95,13 @@ class IdListField(forms.Field):
     def validate(self, value):
         if not value:
             raise forms.ValidationError(f"Choose at least one {self.noun}.", code="required")
-        if len(value) > settings.PURGE_MAX_IDS:
-            raise forms.ValidationError(f"At most {settings.PURGE_MAX_IDS} {self.noun}s in one request; {len(value)} were chosen.")
 
 
 # --- forms ----------------------------------------------------------------------------------------
 
 
 class PurgeForm(forms.Form):
-    """Reason and ticket, and the mapping of the engine's complaints back onto fields.
+    """Reason and ticket, and the engine's complaints shown on the fields they name.
 
     `live=True` is the as-you-type preview: nothing is requested yet, so no reason is needed."""
 
@@ -113,8 +111,6 @@ class PurgeForm(forms.Form):
     )
     ticket = forms.CharField(label="Ticket", required=False, max_length=100, help_text="Optional reference, e.g. T-1234.")
     action = ""
-    # Engine field names that a form calls differently.
-    field_names = {}
 
     def __init__(self, *args, live=False, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -137,8 +133,10 @@ class PurgeForm(forms.Form):
             return None
 
     def add_engine_error(self, exc):
-        name = self.field_names.get(exc.field, exc.field)
-        self.add_error(name if name in self.fields and name not in self.errors else None, exc.message)
+        """The engine's complaint on the field it names (a form's fields carry the engine's names
+        where they mean the same thing), else above the form."""
+        field = exc.field if exc.field in self.fields and exc.field not in self.errors else None
+        self.add_error(field, exc.message)
 
 
 class MemberMixin:
@@ -249,18 +247,11 @@ class RangeForm(MemberMixin, PurgeForm):
         if data.get("bounds") == "between":
             if "start" not in self.errors and start is None:
                 self.add_error("start", "Give the moment the range starts at (or choose “Everything before a moment”).")
-            elif start is not None and end is not None and end <= start:
-                self.add_error("end", "The end must be after the start.")
         else:
             # "Everything before a moment" has no start: whatever was typed there does not count.
             self.errors.pop("start", None)
             data["start"] = None
         return data
-
-    def add_engine_error(self, exc):
-        if exc.field == "start" and self.cleaned_data.get("bounds") != "between":
-            exc.field = "end"
-        super().add_engine_error(exc)
 
     def build_spec(self):
         data = self.cleaned_data
@@ -279,7 +270,6 @@ class ConversationForm(MemberMixin, PurgeForm):
     action = "conversation"
     effect_field = "what"
     member_required_for = (CLEAR_MEMBER, REMOVE_MEMBER)
-    field_names = {"effect": "what"}
 
     what = _radio(
         [
@@ -324,7 +314,6 @@ class BatchForm(PurgeForm):
     """Several conversations ticked in the conversation list, each handled on its own."""
 
     action = "conversations"
-    field_names = {"effect": "what"}
 
     conversations = IdListField(noun="conversation")
     what = _radio(
@@ -362,8 +351,6 @@ class UserForm(PurgeForm):
         if data.get("span") == "range":
             if start is None and end is None and not ({"start", "end"} & set(self.errors)):
                 self.add_error("start", "Give a start, an end or both (or choose “Everything they sent”).")
-            elif start is not None and end is not None and end <= start:
-                self.add_error("end", "The end must be after the start.")
         else:
             for name in ("start", "end"):
                 self.errors.pop(name, None)

@@ -1,23 +1,18 @@
 """What the preview panel and the job page show, computed from a preview dict and a PurgeRequest:
 count rows labelled for the effect, the per-day histogram as SVG geometry, progress figures.
 
-The histogram is drawn by the template from the geometry here (no chart library). Its bars count
-what the preview's `messages` counts: the in-scope messages below the high-water mark, or for a
-"clear for one member" the messages that member stops seeing (which chatdata's affected_per_day
-does not single out, so that one query is made here from the engine's own newly_hidden()).
+The histogram is drawn by the template from the geometry here (no chart library), from the days
+the engine counts (chatdata.purge.preview.affected_per_day).
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from math import ceil, log10
 
 from django.conf import settings
-from django.db.models import Count
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from chatdata.models import Membership, PurgeRequest
+from chatdata.models import PurgeRequest
 from chatdata.purge.actions import cancel_refusal, resume_refusal
-from chatdata.purge.preview import affected_per_day, newly_hidden, unit_conversation
 from chatdata.purge.scopes import MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
 
 State = PurgeRequest.State
@@ -76,38 +71,6 @@ def approval_note(spec, preview):
 
 
 # --- histogram ------------------------------------------------------------------------------------
-
-
-def affected_days(spec, preview, *, hwm=None, request=None):
-    """[(date, messages)] per day in the current time zone, or None when no picture matches the
-    preview's count (a one-member clear spread over several conversations). For a saved
-    `request`, what its preview counted (its high-water mark, the holds frozen with it); else the
-    live preview's, at `hwm`."""
-    preview = preview or {}
-    if preview.get("mode") != MODE_CLEAR:
-        if request is not None:
-            return affected_per_day(request)
-        return affected_per_day(spec) if hwm is None else _per_day_of_request(spec, hwm)
-    pk = unit_conversation(spec, None)
-    if pk is None:
-        return None
-    bound = preview.get("cleared_before")
-    if not bound:
-        return []
-    old = Membership.objects.filter(conversation_id=pk, user_id=spec.member).values_list("cleared_before", flat=True).first()
-    rows = (
-        newly_hidden(pk, old, datetime.fromisoformat(bound))
-        .annotate(day=TruncDate("sent_at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by("day")
-    )
-    return [(row["day"], row["n"]) for row in rows]
-
-
-def _per_day_of_request(spec, hwm):
-    # affected_per_day takes a request for its high-water mark; an unsaved one carries both.
-    return affected_per_day(PurgeRequest(spec=spec.to_dict(), high_water_mark=hwm))
 
 
 def _bucket_start(day, unit):

@@ -62,6 +62,14 @@ READ_ONLY = {
     "jobs/<int:pk>/": "one job",
     "purge/<int:pk>/": "a request's preview page",
     "conversations/<int:pk>/purge/range-preview/": "the live range preview (computes, stores nothing)",
+    "conversations/<int:pk>/purge/whole-preview/": "the live whole-conversation preview (computes, stores nothing)",
+    "suggest/users/": "browse: user suggestions while typing",
+    "suggest/conversations/": "browse: conversation suggestions while typing",
+    "erasures/": "the erasure requests overview",
+    "erasures/<int:pk>/": "one erasure request",
+    # GET only; issuing a certificate writes erasure.certificate (the domain's do_issue_certificate).
+    "erasures/<int:pk>/certificate/": "an erasure's printable certificate",
+    "erasures/<int:pk>/certificate.json": "an erasure's signed certificate",
 }
 
 # Endpoints that change state: each has a scenario below (a refused attempt and a successful one).
@@ -72,6 +80,8 @@ STATE_CHANGING = {
     "jobs/<int:pk>/cancel/", "jobs/<int:pk>/resume/",
     "conversations/<int:pk>/purge/", "conversations/purge/", "users/<int:pk>/purge/", "purge/<int:pk>/execute/",
     "audit/export.csv", "audit/export.jsonl",
+    "erasures/new/", "erasures/<int:pk>/approve/", "erasures/<int:pk>/reject/", "erasures/<int:pk>/cancel/",
+    "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/",
     "admin/login/", "admin/logout/", "admin/password_change/",
     "admin/auth/user/add/", "admin/auth/user/<path:object_id>/change/", "admin/auth/user/<path:object_id>/delete/",
     "admin/auth/user/<id>/password/", "admin/auth/user/",
@@ -320,6 +330,50 @@ def test_exporting_the_audit_log(signed_in, world, fmt):
     url = f"/audit/export.{fmt}"
     refused_once(lambda: _expect_status(signed_in[world.mona].post(url), 403), "request.refused")
     succeeded(lambda: _expect_status(signed_in[world.cleo].post(url), 200), "audit.export")
+
+
+# --- erasure requests ----------------------------------------------------------------------------
+
+
+def an_erasure(world, subject=None):
+    from chatdata.erasure.actions import do_open_erasure
+
+    return do_open_erasure(actor=world.cleo, subject=(subject or world.alice).external_id, ticket="DSR-1")
+
+
+def test_opening_an_erasure(signed_in, world):
+    data = {"user": "alice", "ticket": "DSR-7", "peer_conversations": "keep"}
+    refused_once(lambda: _expect_status(signed_in[world.mona].post("/erasures/new/", data), 403), "request.refused")
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post("/erasures/new/", {**data, "user": "nobody"}), 400))
+    succeeded(lambda: _expect_status(signed_in[world.cleo].post("/erasures/new/", data), 302), "erasure.open")
+
+
+def test_approving_and_rejecting_an_erasure(signed_in, world, django_capture_on_commit_callbacks):
+    erasure = an_erasure(world)
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/approve/"), 302), "erasure.refused")
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/reject/", {"reason": "no"}), 302),
+                 "erasure.refused")
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(f"/erasures/{erasure.pk}/reject/", {"reason": "no"}), 403))
+    succeeded(lambda: _expect_status(signed_in[world.root].post(f"/erasures/{erasure.pk}/reject/", {"reason": "wrong ticket"}), 302),
+              "erasure.reject")
+    other = an_erasure(world, world.bob)
+    with django_capture_on_commit_callbacks(execute=False):
+        succeeded(lambda: _expect_status(signed_in[world.root].post(f"/erasures/{other.pk}/approve/"), 302), "erasure.approve")
+
+
+def test_cancelling_and_resuming_an_erasure(signed_in, world):
+    erasure = an_erasure(world)
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/resume/"), 302), "erasure.refused")
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(f"/erasures/{erasure.pk}/cancel/"), 403))
+    succeeded(lambda: _expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/cancel/"), 302), "erasure.cancel")
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/cancel/"), 302), "erasure.refused")
+
+
+def test_exporting_a_subjects_data(signed_in, world):
+    erasure = an_erasure(world)
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(f"/erasures/{erasure.pk}/export/"), 403))
+    succeeded(lambda: b"".join(_expect_status(signed_in[world.cleo].post(f"/erasures/{erasure.pk}/export/"), 200).streaming_content),
+              "erasure.export")
 
 
 # --- signing in and out ---------------------------------------------------------------------------

@@ -231,7 +231,7 @@ def test_a_selection_above_the_limit_is_refused_and_nothing_is_lost(client, chat
     response = post_scope(logged_in(client, moderator), chat, select(chat, [",".join(map(str, ids))], reason="Raid of 7"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "At most 5 messages in one request; 7 were chosen." in html
+    assert "At most 5 ids can be given in one request; got 7." in html
     assert all(f'value="{pk}" form="purge-selection" ' in html and "checked" in html for pk in ids)  # shown again, ticked
     assert "Raid of 7" in html
     nothing_changed(before)

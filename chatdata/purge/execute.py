@@ -57,11 +57,12 @@ log = logging.getLogger(__name__)
 
 
 def begin_run(request_id, attempt):
-    """Mark a queued request running for this attempt; False if it is no longer ours to run."""
+    """Mark a queued request running for this attempt and return its spec (parsed once for the
+    whole run: a request's spec never changes once previewed); None if it is no longer ours to run."""
     with transaction.atomic():
         request = PurgeRequest.objects.select_for_update().get(pk=request_id)
         if request.attempt != attempt or request.state not in (State.QUEUED, State.RUNNING):
-            return False
+            return None
         now = timezone.now()
         request.state = State.RUNNING
         request.started_at = request.started_at or now
@@ -71,7 +72,7 @@ def begin_run(request_id, attempt):
         if "events_floor" not in request.progress:
             request.progress["events_floor"] = SyncEvent.objects.aggregate(top=Max("id"))["top"] or 0
         request.save(update_fields=["state", "started_at", "heartbeat_at", "result", "progress"])
-    return True
+        return request.purge_spec
 
 
 def run_purge(request_id, attempt, *, max_steps=None, paced=True):
@@ -80,14 +81,16 @@ def run_purge(request_id, attempt, *, max_steps=None, paced=True):
     `max_steps` stops early and leaves the request `running`, exactly as a worker killed between
     two steps would (for tests and tools). `paced=False` runs without the pauses between batches
     (a small request run inline, while someone waits for the page)."""
-    if not begin_run(request_id, attempt):
+    spec = begin_run(request_id, attempt)
+    if spec is None:
         return
+    units = units_of(spec)
     remover = FileRemover()
     sizer = BatchSizer(paced=paced)
     released = time.monotonic()
     try:
         steps, may_end = 0, False
-        while (outcome := _step(request_id, attempt, remover, sizer, may_end=may_end)) != _OVER:
+        while (outcome := _step(request_id, attempt, spec, units, remover, sizer, may_end=may_end)) != _OVER:
             if outcome == _READY_TO_END:
                 # The files of the committed batches (and any a crashed earlier attempt left in the
                 # outbox) go before the request says done or cancelled.
@@ -191,7 +194,7 @@ class BatchSizer:
             self.size = max(self.smallest, min(self.largest, 2 * self.size, fits))
 
 
-def _step(request_id, attempt, remover, sizer, *, may_end):
+def _step(request_id, attempt, spec, units, remover, sizer, *, may_end):
     """One transaction of the protocol above. Returns _OVER when the run is over, _READY_TO_END
     when it would end but `may_end` is false (files to wait for first), else _CONTINUE."""
     began = time.monotonic()
@@ -201,8 +204,6 @@ def _step(request_id, attempt, remover, sizer, *, may_end):
         remover.drain()
         if request.attempt != attempt or request.state != State.RUNNING:
             return _OVER
-        spec = request.purge_spec
-        units = units_of(spec)
         if request.cancel_requested or request.unit >= len(units):
             if not may_end:
                 return _READY_TO_END

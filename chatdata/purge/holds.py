@@ -13,11 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatdata.audit import audit_refusal, write_audit
-from chatdata.models import ChatUser, Conversation, LegalHold
+from chatdata.models import ChatUser, Conversation, LegalHold, Message
 from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import holds_refusal
-from chatdata.purge.predicates import active_holds
+from chatdata.purge.predicates import active_holds, hold_q
 from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
+
+
+REASON_REQUIRED = "A legal hold needs a reason (the matter or case it serves)."
 
 
 class HoldRefused(Exception):
@@ -52,6 +55,15 @@ def holds_meeting(spec, *, hwm=None, holds=None):
     ]
 
 
+def covered_messages(hold):
+    """Messages the hold keeps right now (0 once released): one COUNT over the predicate every
+    purge uses to leave held messages alone, served by the (sender, sent_at) or
+    (conversation, sent_at, id) index."""
+    if not hold.is_active or (hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id is None):
+        return 0
+    return Message.objects.filter(hold_q(hold)).count()
+
+
 def hold_refusal_message(spec, holds):
     named = "; ".join(hold.describe() for hold in holds)
     return f"This {spec.kind} scope meets {named}. Release the hold or narrow the scope first."
@@ -70,7 +82,7 @@ def _add_legal_hold(*, actor, user, conversation, start, end, reason, ip):
     if (user is None) == (conversation is None):
         raise PurgeInvalid("A legal hold covers either one user or one conversation.", "user")
     if not (reason or "").strip():
-        raise PurgeInvalid("A legal hold needs a reason (the matter or case it serves).", "reason")
+        raise PurgeInvalid(REASON_REQUIRED, "reason")
     try:
         check_text(reason, "reason")
     except InvalidText as exc:

@@ -18,7 +18,7 @@ What the counts mean, per effect:
 """
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -300,16 +300,42 @@ def nothing_matches_message(preview):
     return NOTHING_MATCHES
 
 
-def affected_per_day(request_or_spec, *, tzinfo=None):
-    """[(date, messages)] of the messages a request (or spec) covers, per day in `tzinfo`
-    (default: the current time zone), by one GROUP BY query: the preview's histogram."""
-    if isinstance(request_or_spec, PurgeRequest):
-        spec, hwm, holds = request_or_spec.purge_spec, request_or_spec.high_water_mark, holds_for(request_or_spec)
+def frozen_bound(preview):
+    """The cleared_before a previewed clear froze (the stored preview's JSON form), or None."""
+    bound = (preview or {}).get("cleared_before")
+    return datetime.fromisoformat(bound) if bound else None
+
+
+def affected_per_day(spec_or_request, *, hwm=None, tzinfo=None):
+    """[(date, messages)] of what the preview's `messages` counts, per day in `tzinfo` (default:
+    the current time zone), by one GROUP BY query: the preview's histogram. None when no one
+    picture matches that count (a one-member clear spread over several conversations).
+
+    For a spec, what a preview at `hwm` (default: now) counts, under the holds active now; for a
+    saved PurgeRequest, what its own preview counted (its high-water mark, the holds frozen with
+    it, the cleared_before it froze). A clear counts the messages the member stops seeing."""
+    if isinstance(spec_or_request, PurgeRequest):
+        request = spec_or_request
+        spec, hwm = request.purge_spec, request.high_water_mark
     else:
-        spec, hwm, holds = request_or_spec, None, active_holds()
+        request, spec = None, spec_or_request
+    if spec.mode == MODE_CLEAR:
+        pk = unit_conversation(spec, None)
+        if pk is None:
+            return None
+        if request is not None:
+            bound = frozen_bound(request.preview)
+        else:
+            bound = clear_bound(spec, pk, high_water_mark() if hwm is None else hwm)
+        if bound is None:
+            return []
+        old = Membership.objects.filter(conversation_id=pk, user_id=spec.member).values_list("cleared_before", flat=True).first()
+        messages = newly_hidden(pk, old, bound)
+    else:
+        holds = holds_for(request) if request is not None else active_holds()
+        messages = scope_messages(spec, hwm=hwm, holds=holds)
     rows = (
-        scope_messages(spec, hwm=hwm, holds=holds)
-        .annotate(day=TruncDate("sent_at", tzinfo=tzinfo))
+        messages.annotate(day=TruncDate("sent_at", tzinfo=tzinfo))
         .values("day")
         .annotate(n=Count("id"))
         .order_by("day")

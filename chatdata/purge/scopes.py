@@ -88,10 +88,15 @@ def _pks(values, field):
         if pk not in seen:
             seen.add(pk)
             unique.append(pk)
-    limit = settings.PURGE_MAX_IDS
-    if len(unique) > limit:
-        raise PurgeInvalid(f"At most {limit} {field} can be given in one request; got {len(unique)}.", field)
+    check_id_count(len(unique), field)
     return tuple(unique)
+
+
+def check_id_count(count, field):
+    """settings.PURGE_MAX_IDS: how many ids one scope (or one request's list of external ids) takes."""
+    limit = settings.PURGE_MAX_IDS
+    if count > limit:
+        raise PurgeInvalid(f"At most {limit} {field} can be given in one request; got {count}.", field)
 
 
 def parse_moment(value, field):
@@ -113,8 +118,9 @@ def parse_moment(value, field):
 
 
 def check_bounds(start, end):
+    """A time window's one rule, for scopes and legal holds alike: the end comes after the start."""
     if start is not None and end is not None and end <= start:
-        raise PurgeInvalid(f"The end ({end.isoformat()}) must be after the start ({start.isoformat()}).", "end")
+        raise PurgeInvalid("The end must be after the start.", "end")
 
 
 def _iso(moment):

@@ -11,7 +11,6 @@ or active now) and a batch never takes more than the preview's count still allow
 """
 
 from dataclasses import replace
-from datetime import datetime
 from functools import cached_property
 
 from django.db import connection
@@ -20,7 +19,7 @@ from django.utils import timezone
 from chatdata.models import Conversation, Message, PurgeItem, SyncEvent
 from chatdata.purge import effects
 from chatdata.purge.predicates import holds_for, scope_messages
-from chatdata.purge.preview import COUNT_KEYS, unit_conversation, zero_counts
+from chatdata.purge.preview import COUNT_KEYS, frozen_bound, unit_conversation, zero_counts
 from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
 from chatdata.purge.sync import event_for_unit
 
@@ -208,8 +207,7 @@ class UnitRun:
     def _finish_clear(self):
         spec = self.spec
         preview = self.item.preview if self.item is not None else (self.request.preview or {})
-        bound = preview.get("cleared_before")
-        bound = datetime.fromisoformat(bound) if bound else None
+        bound = frozen_bound(preview)
         counts, changed = effects.clear_for_member(
             conversation_pk=self.conversation,
             member=spec.member,

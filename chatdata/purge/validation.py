@@ -10,8 +10,6 @@ deleteConversationList); only when every one is refused is the whole spec invali
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 from chatdata.models import ChatUser, Conversation, Membership, Message
 from chatdata.purge.scopes import (
     CONVERSATION,
@@ -20,6 +18,7 @@ from chatdata.purge.scopes import (
     RANGE,
     USER,
     PurgeInvalid,
+    check_id_count,
     spec_from_dict,
 )
 
@@ -148,11 +147,7 @@ def target_label(spec, resolved):
 
 def _resolve(model, external_ids, field_name, noun):
     external_ids = [str(x).strip() for x in external_ids]
-    if len(external_ids) > settings.PURGE_MAX_IDS:
-        raise PurgeInvalid(
-            f"At most {settings.PURGE_MAX_IDS} {field_name} can be given in one request; got {len(external_ids)}.",
-            field_name,
-        )
+    check_id_count(len(external_ids), field_name)
     found = dict(model.objects.filter(external_id__in=external_ids).values_list("external_id", "id"))
     missing = [x for x in dict.fromkeys(external_ids) if x not in found]
     if missing:

@@ -1,6 +1,6 @@
 """The approvals queue: purge requests waiting for a second staff member (DESIGN.md §3).
 
-Who may open it is dashboard.views.oversight.can_view_approvals; who may approve or reject one
+Who may open it is chatdata.permissions.can_view_approvals; who may approve or reject one
 request is the engine's rule (chatdata.permissions.approval_refusal: never one's own, moderators
 for conversation-level requests, compliance for erasures, admins for both). Each row shows the
 requester either the buttons or the sentence saying why not; a POST that the rule refuses gets
@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chatdata.erasure.actions import approve_refusal as erasure_approve_refusal
 from chatdata.models import ErasureRequest, PurgeRequest
-from chatdata.permissions import approval_refusal, can_view_erasures
+from chatdata.permissions import approval_refusal, can_view_approvals, can_view_erasures
 from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_reject_purge
 from chatdata.purge.scopes import PurgeInvalid
 from dashboard.oversight_forms import RejectForm
-from dashboard.views.oversight import can_view_approvals, client_ip, guarded, job_url
+from dashboard.views.oversight import client_ip, guarded, job_url
 
 State = PurgeRequest.State
 RECENT = 10

@@ -1,37 +1,28 @@
 """Legal holds: the list (what each hold covers right now), placing one, releasing one.
 
-Every staff role may look (dashboard.views.oversight.can_view_holds); placing and releasing are
+Every staff role may look (chatdata.permissions.can_view_holds); placing and releasing are
 for compliance officers and admins (chatdata.permissions.holds_refusal), through the engine's
 do_add_legal_hold / do_release_legal_hold, which audit the change in the same transaction.
-"How many messages it covers" is one COUNT per active hold on the page, over the same predicate
-every purge uses to leave held messages alone (chatdata.purge.predicates.hold_q), served by the
-(sender, sent_at) or (conversation, sent_at, id) index.
+"How many messages it covers" is the engine's chatdata.purge.holds.covered_messages, one COUNT
+per active hold on the page.
 """
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chatdata.models import LegalHold, Message
-from chatdata.permissions import can_manage_holds
-from chatdata.purge.holds import HoldRefused, do_add_legal_hold, do_release_legal_hold
-from chatdata.purge.predicates import hold_q
+from chatdata.models import LegalHold
+from chatdata.permissions import can_manage_holds, can_view_holds
+from chatdata.purge.holds import HoldRefused, covered_messages, do_add_legal_hold, do_release_legal_hold
 from chatdata.purge.scopes import PurgeInvalid
 from dashboard.forms import STALE_CURSOR
 from dashboard.oversight_forms import HoldFilterForm, HoldForm, ReleaseForm
-from dashboard.views.oversight import can_view_holds, client_ip, guarded
+from dashboard.views.oversight import client_ip, guarded
 
 PAGE = 50
 
 staff_only = guarded(can_view_holds, "Your account has no chatsweep role.")
 managers_only = guarded(can_manage_holds, "Only compliance officers and admins place or release legal holds.")
-
-
-def covered_messages(hold):
-    """Messages the hold keeps right now (0 once released)."""
-    if not hold.is_active or (hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id is None):
-        return 0
-    return Message.objects.filter(hold_q(hold)).count()
 
 
 def _page(state, after):
@@ -78,8 +69,7 @@ def create(request):
             try:
                 hold = do_add_legal_hold(actor=request.user, ip=client_ip(request), **form.hold_arguments())
             except PurgeInvalid as exc:
-                field = "external_id" if exc.field in ("user", "conversation") else exc.field
-                form.add_error(field if field in form.fields else None, exc.message)
+                form.add_engine_error(exc)
             except HoldRefused as exc:
                 form.add_error(None, exc.message)
             else:

@@ -25,7 +25,7 @@ from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge, execute_refusal
-from chatdata.purge.preview import changes_nothing, compute_preview
+from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
 from dashboard.purge_forms import (
@@ -37,7 +37,7 @@ from dashboard.purge_forms import (
 )
 from dashboard.purge_confirm import ConfirmForm
 from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
-from dashboard.purge_panel import affected_days, approval_note, count_rows, histogram
+from dashboard.purge_panel import approval_note, count_rows, histogram
 from dashboard.views.oversight import client_ip
 
 State = PurgeRequest.State
@@ -145,7 +145,7 @@ def live_preview(request, spec):
     context.update(
         preview=preview,
         rows=count_rows(spec, preview),
-        histogram=histogram(affected_days(spec, preview, hwm=preview["high_water_mark"])),
+        histogram=histogram(affected_per_day(spec, hwm=preview["high_water_mark"])),
         approval=approval_note(spec, preview),
         refusal=request_refusal(request.user, spec),
         nothing=changes_nothing(spec, preview),
@@ -253,7 +253,7 @@ def request_context(request, purge, form):
     spec = purge.purge_spec
     preview = purge.preview or {}
     # The picture is of rows still in the store: once a run has started, they are going or gone.
-    days = affected_days(spec, preview, request=purge) if purge.result is None else None
+    days = affected_per_day(purge) if purge.result is None else None
     return {
         "section": "jobs",
         "purge": purge,
