@@ -7,6 +7,7 @@ class ChatdataConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from chatdata import staff_audit
+        from chatdata import callbacks, staff_audit
 
         staff_audit.connect()  # every staff account and role change gets an audit entry
+        callbacks.connect()  # signed notices when a request made through the API ends

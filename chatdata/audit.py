@@ -90,7 +90,24 @@ ACTIONS = {
     "erasure.certificate": "Issued an erasure certificate",
     # dashboard.middleware's safety net: a refused web request that no action recorded.
     "request.refused": "A state-changing web request was refused",
+    "api_token.create": "Created an API token",
+    "api_token.revoke": "Revoked an API token",
+    "api_token.refused": "An API token action was refused",
 }
+
+# The name of the API token the current call came through (chatdata.api_tokens); every entry
+# written meanwhile carries it, so the API's twins of the web's actions need no extra argument.
+_api_token_name = ContextVar("api_token_name", default="")
+
+
+@contextmanager
+def through_api_token(name):
+    reset = _api_token_name.set(name or "")
+    try:
+        yield
+    finally:
+        _api_token_name.reset(reset)
+
 
 HASHED_FIELDS = (
     "created_at",
@@ -118,6 +135,9 @@ def _canonical(value):
 def entry_hash(entry):
     """sha256 over the canonical JSON of the entry's fields (including the previous hash)."""
     document = {name: _canonical(getattr(entry, name)) for name in HASHED_FIELDS}
+    if getattr(entry, "api_token", ""):
+        # Only when set: entries from before the column (and from the web) hash as they always did.
+        document["api_token"] = entry.api_token
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -171,6 +191,7 @@ def write_audit(
         ticket=ticket or "",
         # Normalized as the column will store it, or the hash would not recompute.
         ip=AuditEntry._meta.get_field("ip").get_prep_value(ip or None),
+        api_token=_api_token_name.get()[:100],
         prev_hash=last or GENESIS,
     )
     entry.hash = entry_hash(entry)

@@ -138,7 +138,7 @@ def _run(port, logins):
     exit_code = 0
     try:
         children["web server"] = _spawn("runserver", f"{HOST}:{port}", "--noreload")
-        children["RQ worker"] = _spawn("rqworker", "default")
+        children["RQ worker"] = _spawn("rqworker", "default", "--with-scheduler")  # callbacks retry later
         children["RQ cron"] = _spawn("rqcron", "chatdata.cron", "--logging-level", "WARNING")
         _wait_until_serving(port, children)
         _say(

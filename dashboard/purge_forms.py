@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatdata.models import Membership
-from chatdata.parsing import InvalidNumber, is_id, parse_id, shown
+from chatdata.parsing import ASCII_SPACE, InvalidNumber, is_id, parse_id, shown
 from chatdata.purge.scopes import (
     DELETE_CONVERSATION,
     DELETE_FOR_EVERYONE,
@@ -83,7 +83,8 @@ class IdListField(forms.Field):
 
     def to_python(self, value):
         values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
-        values = [part.strip() for raw in values for part in str(raw).split(",") if part.strip()]
+        # Only ASCII spaces are trimmed: "\u20071" stays as typed, and parse_id refuses it by name.
+        values = [part.strip(ASCII_SPACE) for raw in values for part in str(raw).split(",") if part.strip(ASCII_SPACE)]
         ids = []
         for raw in values:
             try:

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_rq",
+    # The API's interactive docs: ninja renders them from its bundled static files (no CDN) only
+    # when it is an installed app.
+    "ninja",
     # chatdata before axes: its audited axes_reset* commands take the place of axes's own (the
     # first app to define a command wins). axes before dashboard: axes marks a locked-out request
     # before dashboard.login_audit's receivers (connected later) look at it.
@@ -242,6 +245,11 @@ PURGE_BATCH_TARGET_MS = env_int("PURGE_BATCH_TARGET_MS", 300, minimum=0, maximum
 PURGE_BATCH_PAUSE_PERCENT = env_int("PURGE_BATCH_PAUSE_PERCENT", 100, minimum=0, maximum=1_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
+# The API (issue 15): requests per minute per token (0: no limit); beyond it, 429 with Retry-After.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)
+# Signed callbacks: tries per notice (the first included) and the first wait between them, doubling.
+API_CALLBACK_ATTEMPTS = env_int("API_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=20)
+API_CALLBACK_BACKOFF_SECONDS = env_int("API_CALLBACK_BACKOFF_SECONDS", 10, minimum=0, maximum=3600)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.
 PURGE_STALE_SECONDS = env_int("PURGE_STALE_SECONDS", 60, minimum=1)
 # Compression of the WAL that purge batches write (PostgreSQL 15+ methods), where the database role

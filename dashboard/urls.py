@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, purge
+from dashboard.api import urlpatterns as api_urlpatterns
+from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, purge, tokens
 
 browse_patterns = (
     [
@@ -87,7 +88,18 @@ erasure_patterns = (
     "erasure",
 )
 
+tokens_patterns = (
+    [
+        path("", tokens.tokens, name="list"),
+        path("new/", tokens.create, name="create"),
+        path("<int:pk>/revoke/", tokens.revoke, name="revoke"),
+    ],
+    "tokens",
+)
+
 urlpatterns = [
+    path("api/v1/", api_urlpatterns()),
+    path("tokens/", include(tokens_patterns)),
     path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/django_rq/", include("django_rq.urls")),

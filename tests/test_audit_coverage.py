@@ -70,6 +70,7 @@ READ_ONLY = {
     # GET only; issuing a certificate writes erasure.certificate (the domain's do_issue_certificate).
     "erasures/<int:pk>/certificate/": "an erasure's printable certificate",
     "erasures/<int:pk>/certificate.json": "an erasure's signed certificate",
+    "tokens/": "the API tokens page",
 }
 
 # Endpoints that change state: each has a scenario below (a refused attempt and a successful one).
@@ -82,6 +83,16 @@ STATE_CHANGING = {
     "audit/export.csv", "audit/export.jsonl",
     "erasures/new/", "erasures/<int:pk>/approve/", "erasures/<int:pk>/reject/", "erasures/<int:pk>/cancel/",
     "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/",
+    "tokens/new/", "tokens/<int:pk>/revoke/",
+    # The API (dashboard.api): each route that takes a POST has a refused call below, and the
+    # deletion workflow a successful one; the GET-only ones are in EXCLUDED.
+    *(f"api/v1/{route}" for route in (
+        "purge-requests", "purge-requests/<int:pk>/execute", "purge-requests/<int:pk>/approve",
+        "purge-requests/<int:pk>/reject", "purge-requests/<int:pk>/cancel", "purge-requests/<int:pk>/resume",
+        "erasure-requests", "erasure-requests/<int:pk>/approve", "erasure-requests/<int:pk>/reject",
+        "erasure-requests/<int:pk>/cancel", "erasure-requests/<int:pk>/resume", "legal-holds",
+        "legal-holds/<int:pk>/release",
+    )),
     "admin/login/", "admin/logout/", "admin/password_change/",
     "admin/auth/user/add/", "admin/auth/user/<path:object_id>/change/", "admin/auth/user/<path:object_id>/delete/",
     "admin/auth/user/<id>/password/", "admin/auth/user/",
@@ -108,6 +119,14 @@ EXCLUDED = {
     "admin/r/<path:content_type_id>/<path:object_id>/": "Django admin: view on site (a redirect)",
     "admin/^(?P<app_label>auth|django_rq|chatdata)/$": "Django admin: an app's index (read)",
     "admin/(?P<url>.*)$": "Django admin: catch-all (404 or a redirect)",
+    # The API's GET-only routes: reads. A POST to one is answered 405 before any token is read, as
+    # for someone unknown, so nothing is recorded (as for the web's anonymous refusals). The export
+    # and the certificate are reads that the domain audits (erasure.export, erasure.certificate).
+    **{f"api/v1/{route}": "API: read (GET only)" for route in (
+        "", "docs", "openapi.json", "purge-requests/<int:pk>", "erasure-requests/<int:pk>",
+        "erasure-requests/<int:pk>/export", "erasure-requests/<int:pk>/certificate", "audit-entries", "users",
+        "users/<int:pk>", "conversations", "conversations/<int:pk>", "conversations/<int:pk>/messages", "sync-events",
+    )},
 }
 for _model in ("auth/group", "auth/user", "django_rq/dashboard", *(f"chatdata/{m}" for m in CHAT_ADMIN_MODELS)):
     EXCLUDED[f"admin/{_model}/<path:object_id>/history/"] = "Django admin: history (read)"
@@ -376,6 +395,60 @@ def test_exporting_a_subjects_data(signed_in, world):
               "erasure.export")
 
 
+# --- API tokens and the API ----------------------------------------------------------------------
+
+
+def test_creating_and_revoking_an_api_token(signed_in, world):
+    from chatdata.models import ApiToken
+
+    succeeded(lambda: _expect_status(signed_in[world.mona].post("/tokens/new/", {"name": "ci"}), 201, 302), "api_token.create")
+    token = ApiToken.objects.get(owner=world.mona)
+    refused_once(lambda: _expect_status(signed_in[world.max].post(f"/tokens/{token.pk}/revoke/"), 403, 404, 302))
+    succeeded(lambda: _expect_status(signed_in[world.mona].post(f"/tokens/{token.pk}/revoke/"), 302), "api_token.revoke")
+
+
+def api_call(client, secret, path, body=None):
+    import json
+
+    return client.post(f"/api/v1/{path}", json.dumps(body or {}), content_type="application/json",
+                       headers={"Authorization": f"Bearer {secret}"})
+
+
+def test_every_state_changing_api_call_refused_to_an_auditor_writes_one_entry(client, world, settings):
+    from chatdata.erasure.actions import do_open_erasure
+    from tests.api_helpers import token_for
+
+    purge = awaiting(world, settings)
+    erasure = do_open_erasure(actor=world.cleo, subject="alice", ticket="DSR-1")
+    hold = do_add_legal_hold(actor=world.cleo, conversation=world.other, reason="case 8")
+    secret = token_for(world.audrey)
+    calls = [
+        ("purge-requests", {"scope": {"kind": "conversation", "conversation": world.group.pk}, "effect": "delete_for_everyone",
+                            "reason": "spam"}),
+        *((f"purge-requests/{purge.pk}/{verb}", {"reason": "no"} if verb == "reject" else {})
+          for verb in ("execute", "approve", "reject", "cancel", "resume")),
+        ("erasure-requests", {"user": "bob", "ticket": "DSR-2"}),
+        *((f"erasure-requests/{erasure.pk}/{verb}", {"reason": "no"} if verb == "reject" else {})
+          for verb in ("approve", "reject", "cancel", "resume")),
+        ("legal-holds", {"kind": "conversation", "subject": "grp", "reason": "case 9"}),
+        (f"legal-holds/{hold.pk}/release", {"reason": "closed"}),
+    ]
+    exercised = {"api/v1/" + re.sub(r"/\d+/", "/<int:pk>/", re.sub(r"/\d+$", "/<int:pk>", path)) for path, _ in calls}
+    assert exercised == {route for route in STATE_CHANGING if route.startswith("api/v1/")}
+    for path, body in calls:
+        written = entries_written(lambda: _expect_status(api_call(client, secret, path, body), 403, 409, 422))
+        assert len(written) == 1, f"POST /api/v1/{path}: a refusal must write exactly one entry, wrote {written}"
+
+
+def test_a_purge_through_the_api_is_audited_with_the_tokens_name(client, world):
+    from tests.api_helpers import token_for
+
+    secret = token_for(world.mona, name="ticketing")
+    body = {"scope": {"kind": "conversation", "conversation": world.group.pk}, "effect": "delete_for_everyone", "reason": "spam"}
+    succeeded(lambda: _expect_status(api_call(client, secret, "purge-requests", body), 200, 201), "purge.preview")
+    assert AuditEntry.objects.filter(action="purge.preview").latest("id").api_token == "ticketing"
+
+
 # --- signing in and out ---------------------------------------------------------------------------
 
 
@@ -451,6 +524,7 @@ COMMANDS_READ_ONLY = {
     "check", "diffsettings", "dumpdata", "findstatic", "inspectdb", "showmigrations", "sqlflush", "sqlmigrate",
     "sqlsequencereset", "rqstats", "axes_list_attempts",
     "verify_audit",  # reads the log; writes only a witness of its head (chatdata.witness)
+    "export_openapi_schema",  # django-ninja: prints the API's schema
 }
 # Each has a scenario below: a refused attempt where one exists, and a successful one.
 COMMANDS_STATE_CHANGING = {

@@ -21,6 +21,7 @@ from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st
 
 from chatdata.models import ChatUser
+from chatdata.parsing import InvalidText, check_text
 from tests.builders import snapshot_chat
 from tests.test_import_chat import EARLIER, conversation, message, snapshot, user
 
@@ -183,6 +184,15 @@ def test_a_hostile_line_is_refused_by_line_and_changes_nothing(tmp_path, setting
     assert (snapshot(), snapshot_chat()) == before, how
 
 
+def text_refusal(name, flag, otherwise=None):
+    """What chatdata.parsing says of `name` given as `flag` (a NUL, a lone surrogate), else `otherwise`."""
+    try:
+        check_text(name, flag)
+    except InvalidText as exc:
+        return exc.message
+    return otherwise
+
+
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=any_text | hostile_text() | st.text(min_size=300, max_size=400))
 def test_hostile_flags_get_a_clear_message(tmp_path, name):
@@ -191,8 +201,11 @@ def test_hostile_flags_get_a_clear_message(tmp_path, name):
     before = (snapshot(), snapshot_chat())
 
     actor = run(str(good), f"--actor={name}")
-    missing = run(str(tmp_path / "missing") + name)
+    missing_path = str(tmp_path / "missing") + name
+    missing = run(missing_path)
 
-    assert actor[0] == 2 and actor[2] == f"No active staff account named {name!r}.", actor
-    assert missing[0] == 2 and missing[2].startswith("cannot read ") and missing[2].endswith("nothing was imported."), missing
+    assert actor[0] == 2 and actor[2] == text_refusal(name, "--actor", f"No active staff account named {name!r}."), actor
+    assert missing[0] == 2, missing
+    assert missing[2] == text_refusal(missing_path, "--file") or (
+        missing[2].startswith("cannot read ") and missing[2].endswith("nothing was imported.")), missing
     assert (snapshot(), snapshot_chat()) == before

@@ -30,7 +30,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from chatdata import roles
 from chatdata.erasure.actions import do_open_erasure
 from chatdata.erasure.certificate import issue
-from chatdata.models import AuditEntry, ErasureRequest, LegalHold, PurgeRequest
+from chatdata.api_tokens import do_create_api_token
+from chatdata.models import ApiToken, AuditEntry, ErasureRequest, LegalHold, PurgeRequest
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.permissions import can_request
 from chatdata.purge.holds import do_add_legal_hold
@@ -169,10 +170,17 @@ MATRIX = [
         state=lambda w, c: AuditEntry.objects.filter(action="erasure.export").count()),
     Row("erasure:certificate", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
     Row("erasure:certificate_json", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
+    # API tokens: everyone with a role makes their own; only the owner (root here) or an admin revokes
+    Row("tokens:list", GET, "YYYYYNL"),
+    Row("tokens:create", POST, "YYYYYNL", data=lambda w: {"name": "integration"}, ok_status=201,
+        state=lambda w, c: ApiToken.objects.count()),
+    Row("tokens:revoke", POST, "NNNNYNL", args=lambda w: [w.root_token.pk],
+        state=lambda w, c: ApiToken.objects.get(pk=w.root_token.pk).revoked_at),
 ]
 
 # Django's own admin (and django-rq's pages inside it) is guarded by is_staff, outside the roles.
-OUTSIDE_THE_MATRIX = {"admin", "django_rq"}
+# The API (/api/v1/) answers tokens, not sessions: tests/test_api_*.py hold its statuses per role.
+OUTSIDE_THE_MATRIX = {"admin", "django_rq", "api"}
 
 
 @pytest.fixture
@@ -209,6 +217,7 @@ def world(db, settings):
                                       actor=root, reason="report"),
         failed=failed,
         hold=do_add_legal_hold(actor=root, user=alice, reason="Case 1"),
+        root_token=do_create_api_token(actor=root, name="root's")[0],
         me=None,  # the persona under test, set by the test
         own={},
     )

@@ -1,3 +1,4 @@
+from chatdata.models.api import ApiRequestOrigin, ApiToken, CallbackAttempt
 from chatdata.models.chat import (
     Attachment,
     ChatUser,
@@ -14,8 +15,11 @@ from chatdata.models.erasure import ErasureFile, ErasureRequest, Tombstone
 from chatdata.models.purge import FileOutbox, PurgeItem, PurgeRequest
 
 __all__ = [
+    "ApiRequestOrigin",
+    "ApiToken",
     "Attachment",
     "AuditEntry",
+    "CallbackAttempt",
     "ChatUser",
     "Conversation",
     "ErasureFile",

@@ -178,4 +178,7 @@ class SyncEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["user", "id"], name="syncevent_user_cursor_idx")]
+        indexes = [
+            models.Index(fields=["user", "id"], name="syncevent_user_cursor_idx"),
+            models.Index(fields=["conversation_pk", "id"], name="syncevent_conv_cursor_idx"),
+        ]

@@ -103,6 +103,9 @@ class AuditEntry(models.Model):
     reason = models.TextField(blank=True)
     ticket = models.CharField(max_length=100, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # The API token the call came through (its name), or "" for the web and the CLI. Hashed into
+    # the chain only when set, so entries written before this column existed still verify.
+    api_token = models.CharField(max_length=100, blank=True, default="", db_default="")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
