@@ -112,6 +112,11 @@ EXCLUDED = {
     # deleted or stopped there leaves its PurgeRequest queued or running, which turns resumable once
     # stale, and that resume is audited. Its refusals are redirects to the admin login, not 4xx.
     **{route: "django-rq console" for route in ()},
+    # A person's selection while they make it (chatdata.models.selection): a draft, not chat data
+    # nor a request, so ticking is not audited; the request made from it is, and a refused tick is
+    # recorded by the safety net (tests/test_purge_selection.py).
+    "conversations/<int:pk>/purge/selection/": "a selection in progress (a draft)",
+    "conversations/purge/selection/": "a batch selection in progress (a draft)",
     "admin/": "Django admin: index (read)",
     "admin/password_change/done/": "Django admin: a confirmation page (read)",
     "admin/autocomplete/": "Django admin: autocomplete (read)",

@@ -265,7 +265,7 @@ def test_it_lists_conversations_in_a_bounded_number_of_queries(client, moderator
     for _ in range(45):
         make_message(make_conversation("group", users), users[0])
     client.force_login(moderator)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # one of them: the conversations ticked for a batch (issue 14, item 8)
         response = client.get(reverse("browse:conversations"))
     assert len(response.context["page"]) == 45
     assert {c.member_count for c in response.context["page"]} == {3}

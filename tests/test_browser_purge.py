@@ -22,6 +22,7 @@ from django.db import connection
 
 from chatdata import roles
 from chatdata.models import Conversation, LegalHold, Membership, Message, PurgeItem, PurgeRequest, Reaction
+from chatdata.purge.selection import selected_ids
 from chatdata.purge.actions import do_cancel_purge, do_execute_purge, do_preview_purge
 from chatdata.purge.scopes import ConversationScope, PurgeSpec, RangeScope, UserScope
 from tests.builders import make_conversation, make_user
@@ -136,6 +137,10 @@ def story(db):
             "old": old, "peer": peer, "lobby": lobby, "bob": bob}
 
 
+def mona():
+    return User.objects.get(username="mona")
+
+
 def log_in(page, live_server, username="mona"):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
@@ -215,6 +220,45 @@ def test_a_selection_of_more_boxes_than_django_takes_fields_posts_and_previews(p
     page.wait_for_url("**/purge/*/")
     assert set(PurgeRequest.objects.get(pk=request_id(page)).spec["scope"]["ids"]) == shown
     assert len(shown) > 10
+
+
+def test_the_selection_survives_back_older_pages_and_the_preview(page, live_server, story):
+    # Issue 14, item 8: Back lost the ticks made in "Older messages" while the counter said "Tick
+    # messages below"; the preview had no "Change selection". Ticks are kept on the server now.
+    log_in(page, live_server)
+    archive = story["archive"]
+    url = f"{live_server.url}/conversations/{archive.pk}/"
+    page.goto(url)
+    boxes = page.locator("#timeline-messages .select-box")
+    counter = page.locator("[data-selection-count='purge-selection']")
+    first_page = boxes.count()
+    boxes.nth(0).click()
+    boxes.nth(1).click()
+    page.get_by_role("link", name="↓ Older messages").click()
+    boxes.nth(first_page).wait_for()
+    boxes.nth(first_page + 3).click()
+    assert counter.text_content() == "3 selected"
+    chosen = [int(boxes.nth(i).get_attribute("value")) for i in (0, 1, first_page + 3)]
+    wait_for(lambda: sorted(selected_ids(mona(), "messages", archive.pk)) == sorted(chosen), "the three ticks kept")
+
+    page.goto(f"{live_server.url}/jobs/")
+    page.go_back()
+    page.wait_for_url(url)
+    assert boxes.nth(0).is_checked() and boxes.nth(1).is_checked() and not boxes.nth(2).is_checked()
+    assert counter.text_content() == "3 selected"  # the one on the older page counts too
+
+    page.locator("#purge-selection").get_by_label("Reason").fill("Phishing links, ticket MOD-412")
+    page.locator("#purge-selection").get_by_role("button", name="Preview…").click()
+    page.wait_for_url("**/purge/*/")
+    assert sorted(PurgeRequest.objects.get(pk=request_id(page)).spec["scope"]["ids"]) == sorted(chosen)
+    page.get_by_role("link", name="Change selection").click()
+    page.wait_for_url(f"{url}#selection-heading")
+    assert counter.text_content() == "3 selected" and boxes.nth(1).is_checked()
+    shot(page, "18-selection-kept.png", full_page=False)
+
+    page.get_by_role("button", name="Clear selection").click()
+    assert not boxes.nth(0).is_checked() and counter.text_content().startswith("Tick messages below")
+    wait_for(lambda: selected_ids(mona(), "messages", archive.pk) == [], "the selection cleared")
 
 
 def test_support_sees_its_cap_beside_the_counter_before_posting(page, live_server, story, settings):

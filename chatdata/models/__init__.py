@@ -13,6 +13,7 @@ from chatdata.models.chat import (
 from chatdata.models.compliance import AuditEntry, LegalHold
 from chatdata.models.erasure import ErasureFile, ErasureRequest, Tombstone
 from chatdata.models.purge import FileOutbox, PurgeItem, PurgeRequest
+from chatdata.models.selection import Selection
 
 __all__ = [
     "ApiRequestOrigin",
@@ -33,6 +34,7 @@ __all__ = [
     "PurgeItem",
     "PurgeRequest",
     "Reaction",
+    "Selection",
     "SyncEvent",
     "Tombstone",
 ]

@@ -22,6 +22,7 @@ from chatdata.browse import counts, directory, naming, search, timeline
 from chatdata.browse.keyset import InvalidCursor
 from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
+from chatdata.purge import selection as selections
 from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
 from dashboard.forms import (
@@ -94,6 +95,13 @@ def user(request, pk):
     })
 
 
+def saved_selection(staff, kind, conversation_id=None):
+    """What `staff` has ticked and not used yet (chatdata.purge.selection), for ticking the boxes
+    again (`saved_ids`) and for chatsweep.js (`saved_csv`, which the form sends)."""
+    ids = selections.selected_ids(staff, kind, conversation_id)
+    return {"saved_ids": set(ids), "saved_csv": ",".join(map(str, ids))}
+
+
 @staff_view
 def conversations(request):
     form = ConversationFilterForm(request.GET)
@@ -106,7 +114,10 @@ def conversations(request):
             )
         except InvalidCursor:
             form.add_error(None, STALE_CURSOR)
-    return render(request, "browse/conversations.html", {"section": "conversations", "form": form, "page": page})
+    return render(request, "browse/conversations.html", {
+        "section": "conversations", "form": form, "page": page,
+        **saved_selection(request.user, selections.CONVERSATIONS),
+    })
 
 
 @staff_view
@@ -118,6 +129,7 @@ def conversation(request, pk):
     newer_than = form.cleaned_data.get("after") if valid else None
     members_after = form.cleaned_data.get("members_after") if valid else None
     context = {"section": "conversations", "conversation": chat, "form": form}
+    context.update(saved_selection(request.user, selections.MESSAGES, chat.pk))
 
     if request.htmx and valid and members_after is not None:
         context["members"] = timeline.members(chat, after_user_id=members_after)

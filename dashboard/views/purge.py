@@ -15,7 +15,7 @@ particular scope (support's cap on selected messages, a legal hold) come back ne
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,6 +25,7 @@ from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge, execute_refusal
+from chatdata.purge import selection as selections
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
@@ -38,6 +39,7 @@ from dashboard.purge_forms import (
 from dashboard.purge_confirm import ConfirmForm
 from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.purge_panel import approval_note, count_rows, histogram
+from dashboard.views.browse import saved_selection
 from dashboard.views.oversight import client_ip
 
 State = PurgeRequest.State
@@ -73,7 +75,8 @@ def _preview(request, form):
     return None
 
 
-def _to_preview(purge):
+def _to_preview(request, purge):
+    selections.remember(request.user, purge.purge_spec)  # "Change selection" comes back to it
     return redirect("purge:request", purge.pk)
 
 
@@ -121,7 +124,7 @@ def conversation(request, pk):
         bound = cls(request.POST, conversation=chat, offer=offer)
         purge = _preview(request, bound)
         if purge is not None:
-            return _to_preview(purge)
+            return _to_preview(request, purge)
     forms = conversation_forms(chat, offer, bound=bound)
     return render(request, "purge/conversation.html", {
         "section": "conversations",
@@ -131,6 +134,7 @@ def conversation(request, pk):
         "open": bound.action if bound is not None else "",
         "open_all": bound is None,  # this page is the forms: nothing folded away until one is posted
         "selected": selected_messages(forms["messages"]) if forms["messages"] else [],
+        **saved_selection(request.user, selections.MESSAGES, chat.pk),
     })
 
 
@@ -202,7 +206,7 @@ def conversations(request):
     if request.method == "POST":
         purge = _preview(request, form)
         if purge is not None:
-            return _to_preview(purge)
+            return _to_preview(request, purge)
         ids = posted_ids(request.POST.getlist("conversations"))
     else:
         # The conversation list's "Delete…" button links here with the ticked ids.
@@ -225,8 +229,43 @@ def user(request, pk):
     if request.method == "POST":
         purge = _preview(request, form)
         if purge is not None:
-            return _to_preview(purge)
+            return _to_preview(request, purge)
     return render(request, "purge/user.html", {"section": "users", "chat_user": chat_user, "form": form})
+
+
+# --- selections kept while they are made ------------------------------------------------------------
+
+
+def _change_selection(request, kind, conversation_id=None):
+    """Tick (`add`), untick (`remove`) or `clear` (chatdata.purge.selection); JSON for chatsweep.js:
+    {"count": n}, or 400 {"error": message, "count": n} with nothing changed."""
+    try:
+        add = selections.parse_ids(request.POST.get("add"), kind)
+        remove = selections.parse_ids(request.POST.get("remove"), kind)
+        ids = selections.change_selection(
+            request.user, kind, conversation_id, add=add, remove=remove, clear=request.POST.get("clear") == "1",
+        )
+    except selections.SelectionRefused as exc:
+        count = len(selections.selected_ids(request.user, kind, conversation_id))
+        return JsonResponse({"error": exc.message, "count": count}, status=400)
+    return JsonResponse({"count": len(ids)})
+
+
+@require_POST
+def selection(request, pk):
+    """The messages ticked in one conversation's timeline, kept until used or cleared."""
+    chat = get_object_or_404(Conversation, pk=pk)
+    if not ConversationOffer.build(request.user, chat).selection:
+        raise PermissionDenied("Your role cannot select messages for deletion.")
+    return _change_selection(request, selections.MESSAGES, chat.pk)
+
+
+@require_POST
+def batch_selection(request):
+    """The conversations ticked in the conversation list, across its pages."""
+    if not may_batch_delete(request.user):
+        raise PermissionDenied("Only moderators and admins delete conversations in batches.")
+    return _change_selection(request, selections.CONVERSATIONS)
 
 
 # --- the preview page and confirmation -------------------------------------------------------------
@@ -266,7 +305,22 @@ def request_context(request, purge, form):
         "form": form,
         "may_execute": execute_refusal(purge, request.user) is None,
         "back": back_link(purge),
+        "change_selection": change_selection_link(request, purge),
     }
+
+
+def change_selection_link(request, purge):
+    """Back to the selection this preview was made from (kept by chatdata.purge.selection), while
+    the request has not run: for the person who made it, from a messages or conversations scope."""
+    if purge.state != State.PREVIEWED or purge.requested_by_id != request.user.pk:
+        return None
+    scope = purge.spec.get("scope", {})
+    if scope.get("kind") == MESSAGES and scope.get("conversation"):
+        if Conversation.objects.filter(pk=scope["conversation"]).exists():
+            return reverse("browse:conversation", args=[scope["conversation"]]) + "#selection-heading"
+    if scope.get("kind") == CONVERSATIONS:
+        return reverse("browse:conversations")
+    return None
 
 
 @require_GET
@@ -296,6 +350,7 @@ def execute(request, pk):
         return render(request, "purge/request.html", request_context(request, purge, form))
     try:
         purge = do_execute_purge(purge, actor=request.user, ip=client_ip(request))
+        selections.forget_used(request.user, purge.purge_spec)
     except PurgeRefused as exc:
         if exc.code == PurgeRefused.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from None
