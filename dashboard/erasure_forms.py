@@ -32,6 +32,10 @@ class OpenErasureForm(OversightForm):
         label="Note", required=False, max_length=NOTES_MAX, widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional: how it came in, what was checked. The audit log keeps it.",
     )
+    outside_holds = forms.BooleanField(
+        label="If a legal hold covers the subject, erase everything it does not keep", required=False,
+        help_text="Otherwise the hold blocks the request until it is released. The held messages, and the subject's row, stay.",
+    )
 
     def open_arguments(self):
         """Keyword arguments of do_open_erasure."""
@@ -42,6 +46,7 @@ class OpenErasureForm(OversightForm):
             "received_at": data["received"],
             "peer_conversations": data["peer_conversations"],
             "notes": data["notes"],
+            "outside_holds": data["outside_holds"],
         }
 
 

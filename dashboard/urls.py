@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard.api import urlpatterns as api_urlpatterns
-from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, purge, tokens
+from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, notices, purge, tokens
 
 browse_patterns = (
     [
@@ -25,6 +25,7 @@ browse_patterns = (
 approvals_patterns = (
     [
         path("", approvals.queue, name="queue"),
+        path("<int:pk>/", approvals.review, name="review"),
         path("<int:pk>/approve/", approvals.approve, name="approve"),
         path("<int:pk>/reject/", approvals.reject, name="reject"),
     ],
@@ -83,11 +84,21 @@ erasure_patterns = (
         path("<int:pk>/reject/", erasure.reject, name="reject"),
         path("<int:pk>/cancel/", erasure.cancel, name="cancel"),
         path("<int:pk>/resume/", erasure.resume, name="resume"),
+        path("<int:pk>/outside-holds/", erasure.outside_holds, name="outside_holds"),
         path("<int:pk>/export/", erasure.export, name="export"),
         path("<int:pk>/certificate/", erasure.certificate, name="certificate"),
         path("<int:pk>/certificate.json", erasure.certificate_json, name="certificate_json"),
     ],
     "erasure",
+)
+
+# What became of one's own requests (issue 14, item 6).
+notices_patterns = (
+    [
+        path("", notices.notices, name="list"),
+        path("read/", notices.read, name="read"),
+    ],
+    "notices",
 )
 
 tokens_patterns = (
@@ -102,6 +113,7 @@ tokens_patterns = (
 urlpatterns = [
     path("api/v1/", api_urlpatterns()),
     path("tokens/", include(tokens_patterns)),
+    path("notices/", include(notices_patterns)),
     path("login/", auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/django_rq/", include("django_rq.urls")),

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from chatdata import roles
-from tests import csp_check
+from tests import axe_check, csp_check
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -165,6 +165,32 @@ def csp_violations(request, monkeypatch):
     monkeypatch.setattr(browser, "new_context", watched_new_context)
     yield found
     assert found == [], "Content Security Policy violations:\n" + "\n".join(found)
+
+
+@pytest.fixture(autouse=True)
+def axe_violations(request, monkeypatch, csp_violations):
+    """Browser tests fail on any axe-core violation of impact serious or critical on a page they
+    visit (tests.axe_check): every context they open gets axe, and axe looks at each page before
+    every action that may leave or change it."""
+    findings = axe_check.Findings()
+    if request.node.get_closest_marker("browser") is None:
+        yield findings
+        return
+    browser = request.getfixturevalue("browser")
+    new_context = browser.new_context
+
+    def watched_new_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        axe_check.watch(context, javascript=kwargs.get("java_script_enabled", True))
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_new_context)
+    axe_check.check_before_actions(monkeypatch, findings)
+    yield findings
+    print(f"AXEDEBUG checked={findings.checked} skipped={findings.skipped}")
+    if findings.moderate:
+        print("axe-core, moderate and minor (fix or list in the README):\n" + "\n".join(dict.fromkeys(findings.moderate)))
+    assert not findings.failing, "axe-core violations (serious or critical):\n" + "\n".join(dict.fromkeys(findings.failing))
 
 
 def checkout_state():

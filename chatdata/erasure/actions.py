@@ -6,6 +6,7 @@ the API and `manage.py erasure` alike.
     do_reject_erasure(erasure, actor=ada, reason="not the account holder")
     do_cancel_erasure(erasure, actor=cleo)              # its purges stop at their next batch
     do_resume_erasure(erasure, actor=cleo)              # blocked (hold released) or failed
+    do_erase_outside_holds(erasure, actor=cleo)         # blocked: erase what the hold does not keep (approved again)
 
 Each takes the acting staff member as keyword-only `actor` (and `ip` for the audit log), writes its
 audit entry in the same transaction as the change, and raises ErasureInvalid (bad input, nothing
@@ -37,6 +38,8 @@ from chatdata.permissions import (
 from chatdata.purge.actions import PurgeRefused, do_cancel_purge, do_resume_purge
 from chatdata.purge.actions import cancel_refusal as purge_cancel_refusal
 from chatdata.purge.actions import resume_refusal as purge_resume_refusal
+from chatdata.purge.confirmation import check_confirmation
+from chatdata.purge.holds import held_text
 from chatdata.purge.scopes import PurgeInvalid, parse_moment
 
 State = ErasureRequest.State
@@ -197,11 +200,13 @@ def _check_open(actor, subject, ticket, received_at, peer_conversations, notes):
     return subject, ticket, received_at, notes
 
 
-def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversations="keep", notes="", ip=None):
+def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversations="keep", notes="", outside_holds=False, ip=None):
     """Record a data subject's request; it then awaits approval, or is blocked by a hold on them.
 
     `subject` is a ChatUser or the chat service's external id; `received_at` a datetime or ISO
-    8601 string with a timezone (default now); it is due ERASURE_DEADLINE_DAYS later."""
+    8601 string with a timezone (default now); it is due ERASURE_DEADLINE_DAYS later.
+    `outside_holds`: erase everything a hold on the subject does not keep, rather than be
+    blocked by it (see do_erase_outside_holds)."""
     if refusal := erasure_open_refusal(actor):
         refuse_erasure(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, target=f"user {subject}", ip=ip)
     subject, ticket, received_at, notes = _check_open(actor, subject, ticket, received_at, peer_conversations, notes)
@@ -209,7 +214,7 @@ def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversati
         ChatUser.objects.select_for_update().get(pk=subject.pk)  # one pending request per subject, even in a race
         pending = ErasureRequest.objects.filter(subject=subject, state__in=ErasureRequest.PENDING_STATES).first()
         if pending is None:
-            erasure = _create(actor, subject, ticket, received_at, peer_conversations, notes, ip)
+            erasure = _create(actor, subject, ticket, received_at, peer_conversations, notes, ip, bool(outside_holds))
     if pending is not None:
         refuse_erasure(
             f"Erasure #{pending.pk} (ticket {pending.ticket}) for this chat user is already {pending.state}.",
@@ -218,7 +223,7 @@ def do_open_erasure(*, actor, subject, ticket, received_at=None, peer_conversati
     return erasure
 
 
-def _create(actor, subject, ticket, received_at, peer_conversations, notes, ip):
+def _create(actor, subject, ticket, received_at, peer_conversations, notes, ip, outside_holds=False):
     """The new request, awaiting approval or blocked by a hold on its subject. Caller holds the
     subject's row lock."""
     erasure = ErasureRequest.objects.create(
@@ -230,6 +235,7 @@ def _create(actor, subject, ticket, received_at, peer_conversations, notes, ip):
         notes=notes,
         peer_conversations=peer_conversations,
         requested_by=actor,
+        outside_holds=outside_holds,
     )
     audit_erasure("erasure.open", erasure, actor=actor, ip=ip, reason=notes)
     if not run.block_if_held(erasure, actor=actor, ip=ip):
@@ -241,13 +247,20 @@ def _create(actor, subject, ticket, received_at, peer_conversations, notes, ip):
 # --- the second pair of eyes -------------------------------------------------------------------------
 
 
-def do_approve_erasure(erasure, *, actor, ip=None):
+def do_approve_erasure(erasure, *, actor, confirmation=None, ip=None):
     """Approve (never one's own request): the run starts on the worker. A hold on the subject
-    placed since the intake blocks the request instead; it returns `blocked`."""
+    placed since the intake blocks the request instead; it returns `blocked`. `confirmation`:
+    what the approver typed (the subject's external id, chatdata.purge.confirmation), checked
+    once the rules let them approve; None for the engine's own callers."""
     with transaction.atomic():
         erasure = _lock(erasure)
         problem = None if erasure.state == State.AWAITING_APPROVAL else approve_refusal(actor, erasure)
-        if not (refusal := _decision_check(problem, actor, erasure)) and not run.block_if_held(erasure, actor=actor, ip=ip):
+        if not (refusal := _decision_check(problem, actor, erasure)):
+            try:
+                check_confirmation(erasure, confirmation)
+            except PurgeInvalid as exc:
+                raise ErasureInvalid(exc.message, exc.field) from None
+        if not refusal and not run.block_if_held(erasure, actor=actor, ip=ip):
             now = timezone.now()
             erasure.approved_by, erasure.approved_at = actor, now
             _save(erasure, "approved_by", "approved_at")
@@ -271,6 +284,44 @@ def do_reject_erasure(erasure, *, actor, reason, ip=None):
             erasure.attempt += 1  # a blocked request's job, if any, stops
             _save(erasure, "state", "rejected_by", "rejected_at", "finished_at", "rejection_reason", "attempt")
             audit_erasure("erasure.reject", erasure, actor=actor, ip=ip, reason=reason)
+    if refusal:
+        refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
+    return erasure
+
+
+# --- without what a hold keeps -------------------------------------------------------------------------
+
+
+def outside_holds_refusal(actor, erasure):
+    """Whether `actor` may send a blocked request on without what its holds keep (None) or why not."""
+    if erasure.state != State.BLOCKED or erasure.outside_holds:
+        return (
+            "Only a request blocked by a legal hold on the subject can go on without what the hold keeps; "
+            f"this one is {erasure.get_state_display().lower()}."
+        )
+    return erasure_manage_refusal(actor, erasure)
+
+
+def do_erase_outside_holds(erasure, *, actor, ip=None):
+    """A request blocked by a legal hold on its subject goes on without what the hold keeps
+    (issue 14, item 7): the held messages, and the subject's row they need, stay; everything
+    else of the subject is erased. The scope changed, so it is approved again by a second
+    person like any request (any earlier approval is set aside); the certificate lists what
+    the hold kept. By the requester or whoever may approve it; audited as erasure.outside_holds."""
+    with transaction.atomic():
+        erasure = _lock(erasure)
+        state_problem = None if erasure.state == State.BLOCKED and not erasure.outside_holds else outside_holds_refusal(actor, erasure)
+        if not (refusal := _manage_check(state_problem, actor, erasure)):
+            held = run.subject_holds(erasure)
+            kept = held_text(held) if held else "no hold any more"
+            erasure.outside_holds = True
+            erasure.state = State.AWAITING_APPROVAL
+            erasure.blocked_reason, erasure.holds = "", []
+            erasure.approved_by = erasure.approved_at = None
+            erasure.attempt += 1  # a job of the blocked run, if any, stops
+            _save(erasure, "outside_holds", "state", "blocked_reason", "holds", "approved_by", "approved_at", "attempt")
+            audit_erasure("erasure.outside_holds", erasure, actor=actor, ip=ip,
+                          reason=f"Erase everything not held: kept by {kept}.")
     if refusal:
         refuse_erasure(*refusal, actor=actor, erasure=erasure, ip=ip)
     return erasure
@@ -309,7 +360,7 @@ def do_resume_erasure(erasure, *, actor, ip=None):
     with transaction.atomic():
         erasure = _lock(erasure)
         refusal = _manage_check(_resume_problem(erasure), actor, erasure)
-        if not refusal and (held := run.subject_holds(erasure)) and not run.past_return(erasure):
+        if not refusal and (held := run.blocking_holds(erasure)) and not run.past_return(erasure):
             refusal = (run.hold_message(held), PurgeRefused.HOLD)
         if not refusal:
             audit_erasure("erasure.resume", erasure, actor=actor, ip=ip)

@@ -72,9 +72,12 @@ QUERIES = {
         f"AND NOT {CONVERSATION_HELD.format(c='x.conversation_id')}"
     ),
     "sync_events": "SELECT count(*) FROM chatdata_syncevent WHERE user_id = %(subject)s",
+    # A hold on the subject keeps their row with their held messages (ErasureRequest.outside_holds).
     "chat_user": (
         "SELECT count(*) FROM chatdata_chatuser WHERE id = %(subject)s "
-        "AND (external_id <> %(pseudonym)s OR display_name <> %(pseudonym)s OR erased_at IS NULL)"
+        "AND (external_id <> %(pseudonym)s OR display_name <> %(pseudonym)s OR erased_at IS NULL) "
+        "AND NOT EXISTS (SELECT 1 FROM chatdata_legalhold h WHERE h.released_at IS NULL AND h.kind = 'user' "
+        "AND h.user_id = %(subject)s)"
     ),
 }
 
@@ -173,6 +176,8 @@ def kept(erasure):
                 "SELECT count(*) FROM chatdata_membership x WHERE x.user_id = %(subject)s AND x.conversation_id = %(id)s", params
             ) if hold.kind == LegalHold.Kind.CONVERSATION else 0,
         }
+        if hold.kind == LegalHold.Kind.USER and hold.user_id == subject:
+            counts["chat_user"] = 1  # the subject's row, which their held messages need
         if any(counts.values()):
             listed.append({"hold": hold.pk, "description": hold.describe(), **counts})
     conversations = erasure.progress.get("conversations", [])

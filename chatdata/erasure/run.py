@@ -79,14 +79,24 @@ def subject_holds(erasure):
 
 
 def hold_message(holds):
-    named = "; ".join(hold.describe() for hold in holds)
-    return f"The data subject is under {named}. Release the hold, then resume the request."
+    from chatdata.purge.holds import held_text
+
+    return (
+        f"The data subject is under {held_text(holds)}. Release the hold, then resume the request; or erase "
+        "everything the hold does not keep (approved again)."
+    )
+
+
+def blocking_holds(erasure):
+    """The holds that stop the request: none once it was chosen to go on without what they keep
+    (ErasureRequest.outside_holds); they then only keep their messages, like any hold."""
+    return [] if erasure.outside_holds else subject_holds(erasure)
 
 
 def block_if_held(erasure, *, actor=None, ip=None):
     """Move the request to `blocked` if a hold on the subject stands in the way (caller holds the
     row lock); True if it did."""
-    holds = subject_holds(erasure)
+    holds = blocking_holds(erasure)
     if not holds:
         return False
     erasure.state = State.BLOCKED

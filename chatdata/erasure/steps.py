@@ -146,7 +146,10 @@ def _subject(erasure, attempt):
             return STOP
         subject = ChatUser.objects.select_for_update().get(pk=erasure.subject_id)
         now = timezone.now()
-        if subject.erased_at is None:
+        # Sent on without what a hold on the subject keeps: the held messages need their sender's
+        # row as it is, so it stays (the residue check and the certificate count it as held).
+        held = erasure.outside_holds and run.subject_holds(erasure)
+        if subject.erased_at is None and not held:
             tombstones.bury_user(subject.external_id, now=now)
             subject.external_id = subject.display_name = erasure.subject_pseudonym
             subject.erased_at = now

@@ -12,6 +12,7 @@ from chatdata.models.chat import (
 )
 from chatdata.models.compliance import AuditEntry, LegalHold
 from chatdata.models.erasure import ErasureFile, ErasureRequest, Tombstone
+from chatdata.models.notices import NoticeCursor
 from chatdata.models.purge import FileOutbox, PurgeItem, PurgeRequest
 from chatdata.models.selection import Selection
 
@@ -30,6 +31,7 @@ __all__ = [
     "Membership",
     "Message",
     "MessageHide",
+    "NoticeCursor",
     "PendingDelivery",
     "PurgeItem",
     "PurgeRequest",

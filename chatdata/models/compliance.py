@@ -75,14 +75,28 @@ class LegalHold(models.Model):
     def is_active(self):
         return self.released_at is None
 
+    def window_text(self):
+        """The hold's window in words and local dates ("" for a hold on everything)."""
+        if self.start and self.end:
+            return f"messages sent from {human_moment(self.start)} until {human_moment(self.end)}"
+        if self.start:
+            return f"messages sent from {human_moment(self.start)} on"
+        if self.end:
+            return f"messages sent before {human_moment(self.end)}"
+        return ""
+
     def describe(self):
-        """One line naming the hold, for refusals and listings."""
-        window = ""
-        if self.start or self.end:
-            start = self.start.isoformat() if self.start else "…"
-            end = self.end.isoformat() if self.end else "…"
-            window = f", {start} to {end}"
-        return f"legal hold #{self.pk} on {self.kind} {self.subject_external_id}{window} ({self.reason})"
+        """One line naming the hold, for refusals and listings: local dates a person reads, never
+        raw ISO timestamps (issue 14, item 7)."""
+        window = f", {self.window_text()}" if (self.start or self.end) else ""
+        placed = f", placed {human_moment(self.created_at)}" if self.created_at else ""
+        return f"legal hold #{self.pk} on {self.kind} {self.subject_external_id}{window}{placed} ({self.reason})"
+
+
+def human_moment(moment):
+    """A moment as people read it, in the site's time zone: "6 Mar 2026, 14:05 UTC"."""
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname() or ''}".rstrip()
 
 
 class AuditEntry(models.Model):

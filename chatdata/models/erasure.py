@@ -90,6 +90,10 @@ class ErasureRequest(models.Model):
     # Why it is blocked, and the holds ({id, description}) that block it.
     blocked_reason = models.TextField(blank=True)
     holds = models.JSONField(default=list, blank=True)
+    # Erase everything a legal hold on the subject does not keep (issue 14, item 7): chosen on a
+    # blocked request (do_erase_outside_holds), approved again like any request; the held
+    # messages and the subject's row (which they need) stay, and the certificate says so.
+    outside_holds = models.BooleanField(default=False)
 
     # The run: `phase` is where the erasure job stands (chatdata.erasure.run), `attempt` fences
     # off a job from an earlier attempt, `progress` keeps what was recorded before the run

@@ -2,16 +2,18 @@
 API and `manage.py purge` alike.
 
     request = do_preview_purge(spec, actor=mona, reason="spam wave", ticket="T-12")   # previewed
-    request = do_execute_purge(request, actor=mona)   # done | queued | awaiting_approval | failed
-    request = do_approve_purge(request, actor=max)    # then runs at once, inline or queued
+    request = do_execute_purge(request, actor=mona, confirmation="1234")   # done | queued | awaiting_approval | failed
+    request = do_approve_purge(request, actor=max, confirmation="1234")    # then runs at once, inline or queued
     do_reject_purge(request, actor=max, reason="too broad")
     do_cancel_purge(request, actor=mona)              # stops at the next batch boundary
     do_resume_purge(request, actor=mona)              # failed, or running with a dead worker
 
 Each takes the acting staff member as keyword-only `actor` (and optional `ip` for the audit log),
 writes its audit entry in the same transaction as the state change, and raises:
-- PurgeInvalid (chatdata.purge.scopes) for input that cannot run, and for a scope in which nothing
-  would change ("Nothing matches: no request was made."); nothing is written;
+- PurgeInvalid (chatdata.purge.scopes) for input that cannot run, for a scope in which nothing
+  would change ("Nothing matches: no request was made."), and for a typed `confirmation` that does
+  not confirm the request (chatdata.purge.confirmation: the same rule for the requester executing
+  and the second person approving); nothing is written;
 - PurgeRefused with `.code` 'not_permitted', 'hold', 'approval_needed' or 'bad_state' for a
   request the rules forbid. Every refusal is itself audited, once (`purge.refused`, through
   chatdata.audit.audit_refusal), so attempts show in the log.
@@ -36,6 +38,7 @@ from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import PurgeItem, PurgeRequest
 from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import approval_refusal, manage_refusal, request_refusal
+from chatdata.purge.confirmation import check_confirmation
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
 from chatdata.purge.jobs import enqueue_purge
@@ -213,7 +216,7 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
     with read_snapshot():
         resolved = check_spec(spec)
         hwm, holds = high_water_mark(), active_holds()
-        met = holds_meeting(spec, hwm=hwm, holds=holds)
+        met = _meeting(spec, hwm=hwm, holds=holds, erasure=erasure)
         if not met:
             preview, item_previews = compute_preview(spec, resolved=resolved, hwm=hwm, holds=holds)
     if met:
@@ -261,10 +264,18 @@ def _lock(request):
     return PurgeRequest.objects.select_for_update().get(pk=request.pk)
 
 
+def _meeting(spec, *, hwm, holds, erasure):
+    """The holds that stop a spec: none for an erasure sent on without what its holds keep
+    (ErasureRequest.outside_holds; they keep their messages out of it like out of any scope)."""
+    if erasure is not None and erasure.outside_holds:
+        return []
+    return holds_meeting(spec, hwm=hwm, holds=holds)
+
+
 def _hold_check(request):
     """A hold placed after the preview still stops an erasure."""
     spec = request.purge_spec
-    met = holds_meeting(spec, hwm=request.high_water_mark, holds=holds_for(request))
+    met = _meeting(spec, hwm=request.high_water_mark, holds=holds_for(request), erasure=request.erasure)
     return (hold_refusal_message(spec, met), PurgeRefused.HOLD) if met else None
 
 
@@ -293,11 +304,14 @@ def _run_inline_if_due(request):
     return request
 
 
-def do_execute_purge(request, *, actor, ip=None):
-    """Run a previewed request: wait for approval, run now, or queue, as its size says."""
+def do_execute_purge(request, *, actor, confirmation=None, ip=None):
+    """Run a previewed request: wait for approval, run now, or queue, as its size says.
+    `confirmation`: what the person typed (chatdata.purge.confirmation), checked once the rules
+    let them act, so a refusal is a refusal whatever was typed."""
     with transaction.atomic():
         request = _lock(request)
         if not (refusal := _execute_check(request, actor) or _hold_check(request)):
+            check_confirmation(request, confirmation)
             request.executed_by = actor
             if request.needs_approval:
                 request.state = State.AWAITING_APPROVAL
@@ -311,11 +325,13 @@ def do_execute_purge(request, *, actor, ip=None):
     return _run_inline_if_due(request)
 
 
-def do_approve_purge(request, *, actor, ip=None):
-    """Approve a request waiting for approval (never one's own); it then starts at once."""
+def do_approve_purge(request, *, actor, confirmation=None, ip=None):
+    """Approve a request waiting for approval (never one's own); it then starts at once. The
+    approver types the same confirmation as the requester did (`confirmation`, as for execute)."""
     with transaction.atomic():
         request = _lock(request)
         if not (refusal := _approve_check(request, actor) or _hold_check(request)):
+            check_confirmation(request, confirmation)
             request.state = State.APPROVED
             request.approved_by = actor
             request.approved_at = timezone.now()

@@ -9,6 +9,8 @@ erasure request lists them, with their hold, in what its certificate says was ke
 (chatdata.erasure), so nothing is kept silently.
 """
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,9 +66,60 @@ def covered_messages(hold):
     return Message.objects.filter(hold_q(hold)).count()
 
 
+def held_text(holds):
+    """The holds named, each with the messages it keeps now: "legal hold #3 on user u1, placed
+    6 Mar 2026, 14:05 UTC (case 7), which keeps 12 messages"."""
+    parts = []
+    for hold in holds:
+        kept = covered_messages(hold)
+        parts.append(f"{hold.describe()}, which keeps {kept:,} message{'s' if kept != 1 else ''}")
+    return "; ".join(parts)
+
+
 def hold_refusal_message(spec, holds):
-    named = "; ".join(hold.describe() for hold in holds)
-    return f"This {spec.kind} scope meets {named}. Release the hold or narrow the scope first."
+    return (
+        f"This {spec.kind} scope meets {held_text(holds)}. Release the hold or narrow the scope first; "
+        "or erase everything the hold does not keep, through an erasure request."
+    )
+
+
+@dataclass(frozen=True)
+class Covering:
+    """An active hold that keeps some of what a page shows: `messages` it keeps there, and
+    whether the hold is on that very user or conversation (`direct`) or reaches it (a user hold
+    on a member, a conversation hold on one of the user's conversations)."""
+
+    hold: LegalHold
+    messages: int
+    direct: bool
+
+
+def holds_on_user(chat_user):
+    """The active holds that keep any of what `chat_user` sent: theirs first, then conversation
+    holds covering some of their messages (a handful of holds, one COUNT each)."""
+    found = []
+    for hold in active_holds():
+        if hold.kind == LegalHold.Kind.USER and hold.user_id == chat_user.pk:
+            found.append(Covering(hold, covered_messages(hold), True))
+        elif hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id is not None:
+            kept = Message.objects.filter(hold_q(hold), sender_id=chat_user.pk).count()
+            if kept:
+                found.append(Covering(hold, kept, False))
+    return sorted(found, key=lambda c: (not c.direct, c.hold.pk))
+
+
+def holds_on_conversation(conversation):
+    """The active holds that keep any of `conversation`: its own first, then user holds on
+    people whose messages in it they keep."""
+    found = []
+    for hold in active_holds():
+        if hold.kind == LegalHold.Kind.CONVERSATION and hold.conversation_id == conversation.pk:
+            found.append(Covering(hold, covered_messages(hold), True))
+        elif hold.kind == LegalHold.Kind.USER:
+            kept = Message.objects.filter(hold_q(hold), conversation_id=conversation.pk).count()
+            if kept:
+                found.append(Covering(hold, kept, False))
+    return sorted(found, key=lambda c: (not c.direct, c.hold.pk))
 
 
 def do_add_legal_hold(*, actor, user=None, conversation=None, start=None, end=None, reason, ip=None):

@@ -17,6 +17,7 @@ from chatdata.purge.actions import (
     do_reject_purge,
     do_resume_purge,
 )
+from chatdata.purge.confirmation import confirmation_for
 from chatdata.purge.scopes import PurgeInvalid, spec_from_dict
 from chatdata.purge.validation import spec_from_external
 from dashboard.api.common import Id, act, allow, page_limit, responses
@@ -37,6 +38,20 @@ class PurgeIn(Schema):
 
 class ReasonIn(Schema):
     reason: str
+
+
+class ConfirmIn(Schema):
+    # What a person types on the web (chatdata.purge.confirmation): the conversation's title, the
+    # user's external id or the number of messages; asked when the request's `confirmation.typed`.
+    confirmation: str = ""
+
+
+class ConfirmationOut(Schema):
+    typed: bool
+    irreversible: bool
+    count: int
+    name: str | None
+    prompt: str
 
 
 class ItemOut(Schema):
@@ -85,6 +100,7 @@ class PurgeOut(Schema):
     finished_at: datetime | None
     error: str
     erasure: int | None
+    confirmation: ConfirmationOut
     items: list[ItemOut]
     callbacks: list[CallbackOut]
 
@@ -113,6 +129,7 @@ def purge_out(purge, *, items=True):
         "percent_done": purge.percent_done, "approved_by": _name(purge.approved_by),
         "rejected_by": _name(purge.rejected_by), "rejection_reason": purge.rejection_reason,
         "finished_at": purge.finished_at, "error": purge.error, "erasure": purge.erasure_id,
+        "confirmation": confirmation_for(purge).as_dict(),
         "items": [
             {"position": i.position, "conversation": i.conversation_pk, "conversation_external_id": i.conversation_external_id,
              "status": i.status, "reason": i.reason, "preview": i.preview, "counts": i.counts}
@@ -186,14 +203,18 @@ def get(request, pk: Id):
     return purge_out(_get(request, pk))
 
 
-@router.post("/{int:pk}/execute", response=responses(PurgeOut), summary="Execute a previewed request (or submit it for approval)")
-def execute(request, pk: Id):
-    return purge_out(act(request, do_execute_purge, _get(request, pk)))
+@router.post("/{int:pk}/execute", response=responses(PurgeOut), summary="Execute a previewed request (or submit it for approval)",
+             description="Send the typed `confirmation` the request's `confirmation.prompt` asks for, as on the web.")
+def execute(request, pk: Id, body: ConfirmIn | None = None):
+    typed = body.confirmation if body is not None else ""
+    return purge_out(act(request, do_execute_purge, _get(request, pk), confirmation=typed))
 
 
-@router.post("/{int:pk}/approve", response=responses(PurgeOut), summary="Approve another person's request; it starts")
-def approve(request, pk: Id):
-    return purge_out(act(request, do_approve_purge, _get(request, pk)))
+@router.post("/{int:pk}/approve", response=responses(PurgeOut), summary="Approve another person's request; it starts",
+             description="The approver sends the same typed `confirmation` as the requester (`confirmation.prompt`).")
+def approve(request, pk: Id, body: ConfirmIn | None = None):
+    typed = body.confirmation if body is not None else ""
+    return purge_out(act(request, do_approve_purge, _get(request, pk), confirmation=typed))
 
 
 @router.post("/{int:pk}/reject", response=responses(PurgeOut), summary="Reject another person's request, saying why")

@@ -6,11 +6,17 @@ for conversation-level requests, compliance for erasures, admins for both). Each
 requester either the buttons or the sentence saying why not; a POST that the rule refuses gets
 that sentence as an error message, never a 500. Approving starts the run at once: inline for small
 scopes, on the RQ queue otherwise (the engine decides).
+
+Approving is never one click (issue 14, item 6): each request opens on its review page
+(`approvals:review`), which shows the preview its requester saw, with the same templates and the
+same frozen counts, samples, histogram and holds (dashboard.views.purge.preview_context), and asks
+for the same typed confirmation (chatdata.purge.confirmation) when the request asks for one.
 """
 
 from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatdata.erasure.actions import approve_refusal as erasure_approve_refusal
@@ -19,7 +25,9 @@ from chatdata.permissions import approval_refusal, can_view_approvals, can_view_
 from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_reject_purge
 from chatdata.purge.scopes import PurgeInvalid
 from dashboard.oversight_forms import RejectForm
+from dashboard.purge_confirm import ConfirmForm
 from dashboard.views.oversight import client_ip, guarded, job_url
+from dashboard.views.purge import preview_context
 
 State = PurgeRequest.State
 RECENT = 10
@@ -52,6 +60,7 @@ def _decorate(requests, user):
         preview = item.preview or {}
         item.refusal = approval_refusal(user, item)
         item.job_url = job_url(item.pk)
+        item.review_url = reverse("approvals:review", args=[item.pk])
         item.effect_label = EFFECTS.get(item.effect, item.effect)
         if item.effect != "hide_for_user" and (item.spec or {}).get("member"):
             item.effect_label += " for one member"
@@ -105,12 +114,40 @@ def _outcome(purge):
     return f"Request #{purge.pk} approved; it is now {purge.get_state_display().lower()}."
 
 
+def _review(request, purge, form, status=200):
+    _decorate([purge], request.user)
+    return render(request, "approvals/review.html", {
+        **preview_context(purge),
+        "section": "approvals",
+        "form": form,
+        "reject_form": purge.reject_form,
+    }, status=status)
+
+
+@require_GET
+@approvers_only
+def review(request, pk):
+    """One request as its approver weighs it: the requester's preview, then approve or reject."""
+    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by"), pk=pk)
+    return _review(request, purge, ConfirmForm(purge=purge))
+
+
 @require_POST
 @approvers_only
 def approve(request, pk):
-    purge = get_object_or_404(PurgeRequest, pk=pk)
+    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by"), pk=pk)
+    form = ConfirmForm(request.POST, purge=purge)
+    # The confirmation is asked only of someone the engine would let approve; anyone else gets
+    # the engine's refusal (audited there), whatever they typed.
+    if approval_refusal(request.user, purge) is None and purge.state == State.AWAITING_APPROVAL and not form.is_valid():
+        return _review(request, purge, form, status=400)
     try:
-        purge = do_approve_purge(purge, actor=request.user, ip=client_ip(request))
+        purge = do_approve_purge(
+            purge, actor=request.user, confirmation=request.POST.get("confirmation", ""), ip=client_ip(request)
+        )
+    except PurgeInvalid as exc:
+        form.add_error("confirmation", exc.message)
+        return _review(request, purge, form, status=400)
     except PurgeRefused as exc:
         messages.error(request, f"Request #{pk} was not approved. {exc.message}")
         return redirect("approvals:queue")

@@ -23,6 +23,7 @@ from chatdata.browse.keyset import InvalidCursor
 from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
 from chatdata.purge import selection as selections
+from chatdata.purge.holds import holds_on_conversation, holds_on_user
 from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
 from dashboard.forms import (
@@ -92,6 +93,7 @@ def user(request, pk):
         "sent": directory.sent_count(chat_user, activity),
         "latest": directory.latest_messages(chat_user),
         "conversation_total": directory.membership_count(chat_user),
+        "covering": holds_on_user(chat_user),
     })
 
 
@@ -139,6 +141,7 @@ def conversation(request, pk):
         return render(request, "browse/conversation.html#timeline_page", context)
 
     context.update(
+        covering=holds_on_conversation(chat),
         members=timeline.members(chat, after_user_id=members_after),
         member_summary=timeline.member_summary(chat),
         message_count=timeline.message_count(chat),

@@ -28,7 +28,9 @@ from chatdata.erasure.actions import (
     do_cancel_erasure,
     do_open_erasure,
     do_reject_erasure,
+    do_erase_outside_holds,
     do_resume_erasure,
+    outside_holds_refusal,
     reject_refusal,
     resume_refusal,
 )
@@ -40,6 +42,7 @@ from chatdata.erasure.run import purges_of
 from chatdata.models import ErasureRequest
 from chatdata.permissions import can_view_erasures, erasure_open_refusal
 from dashboard.erasure_forms import ErasureFilterForm, OpenErasureForm, RejectForm
+from dashboard.purge_confirm import ConfirmForm
 from dashboard.views.oversight import client_ip, guarded
 
 State = ErasureRequest.State
@@ -119,7 +122,9 @@ def open_request(request):
                     messages.success(request, f"Erasure #{erasure.pk} opened: it waits for a second compliance officer's approval.")
                 return redirect("erasure:request", erasure.pk)
     else:
-        form = OpenErasureForm(initial={"user": request.GET.get("user", "")[:191]})
+        # The user page's hold refusal links here with the subject and "erase everything not held".
+        form = OpenErasureForm(initial={"user": request.GET.get("user", "")[:191],
+                                        "outside_holds": request.GET.get("outside_holds") == "1"})
     return render(request, "erasure/open.html", {"section": "erasure", "form": form}, status=400 if form.errors else 200)
 
 
@@ -133,6 +138,7 @@ def _actions(user, erasure):
         "reject": reject_refusal(user, erasure),
         "cancel": cancel_refusal(user, erasure),
         "resume": resume_refusal(user, erasure),
+        "outside_holds": outside_holds_refusal(user, erasure),
         "export": export_refusal(user, erasure),
         "certificate": certificate_refusal(user, erasure),
     }
@@ -190,7 +196,13 @@ def _said(request, erasure, done):
 def approve(request, pk):
     """GET: the approval page (what will be erased, approve or reject); POST: approve."""
     if request.method == "POST":
-        erasure = _act(request, pk, do_approve_erasure, "approved")
+        erasure = _request(pk)
+        confirm = ConfirmForm(request.POST, erasure=erasure)
+        # The typed id is asked only of someone the rules let approve; anyone else gets the
+        # domain's refusal (audited there), whatever they typed.
+        if approve_refusal(request.user, erasure) is None and not confirm.is_valid():
+            return _approval_page(request, erasure, RejectForm(auto_id="reject-%s"), status=400, confirm=confirm)
+        erasure = _act(request, pk, do_approve_erasure, "approved", confirmation=request.POST.get("confirmation", ""))
         if erasure is None:
             return redirect("erasure:approve", pk)
         _said(request, erasure, "approved")
@@ -198,7 +210,7 @@ def approve(request, pk):
     return _approval_page(request, _request(pk), RejectForm(auto_id="reject-%s"))
 
 
-def _approval_page(request, erasure, form, status=200):
+def _approval_page(request, erasure, form, status=200, confirm=None):
     _decorate(erasure, timezone.now())
     forecast = erasure_forecast(erasure) if erasure.state == State.AWAITING_APPROVAL else None
     return render(request, "erasure/approve.html", {
@@ -209,6 +221,7 @@ def _approval_page(request, erasure, form, status=200):
         "elsewhere_rows": _rows(forecast["elsewhere"], ()) if forecast else None,
         "refusals": _actions(request.user, erasure),
         "reject_form": form,
+        "confirm_form": confirm or ConfirmForm(erasure=erasure),
     }, status=status)
 
 
@@ -243,6 +256,16 @@ def resume(request, pk):
     erasure = _act(request, pk, do_resume_erasure, "resumed")
     if erasure is not None:
         _said(request, erasure, "resumed")
+    return redirect("erasure:request", pk)
+
+
+@require_POST
+@viewers_only
+def outside_holds(request, pk):
+    """A blocked request goes on without what its hold keeps, back to approval (chatdata.erasure)."""
+    erasure = _act(request, pk, do_erase_outside_holds, "sent on without the held data")
+    if erasure is not None:
+        messages.success(request, f"Erasure #{pk} now erases everything the legal hold does not keep; it waits for a second compliance officer's approval.")
     return redirect("erasure:request", pk)
 
 

@@ -72,6 +72,7 @@ def _preview(request, form):
         if exc.code == PurgeRefused.NOT_PERMITTED and offered is not None and form.cleaned_data[field] not in offered:
             raise PermissionDenied(exc.message) from None  # an action the page never offers this person
         form.add_error(None, exc.message)
+        form.hold_refused = exc.code == PurgeRefused.HOLD  # the page offers the way on without the held data
     return None
 
 
@@ -288,13 +289,14 @@ def back_link(purge):
     return None
 
 
-def request_context(request, purge, form):
+def preview_context(purge):
+    """What a request's preview shows (counts, samples, histogram, holds, items), from its frozen
+    preview: the requester's preview page and the approver's review page show the same."""
     spec = purge.purge_spec
     preview = purge.preview or {}
     # The picture is of rows still in the store: once a run has started, they are going or gone.
     days = affected_per_day(purge) if purge.result is None else None
     return {
-        "section": "jobs",
         "purge": purge,
         "spec": spec,
         "preview": preview,
@@ -302,6 +304,13 @@ def request_context(request, purge, form):
         "histogram": histogram(days) if days else None,
         "approval": approval_note(spec, preview),
         "items": list(purge.items.all()[:SHOWN_SELECTION]) if spec.kind == CONVERSATIONS else [],
+    }
+
+
+def request_context(request, purge, form):
+    return {
+        **preview_context(purge),
+        "section": "jobs",
         "form": form,
         "may_execute": execute_refusal(purge, request.user) is None,
         "back": back_link(purge),
@@ -349,8 +358,13 @@ def execute(request, pk):
     if execute_refusal(purge, request.user) is None and not form.is_valid():
         return render(request, "purge/request.html", request_context(request, purge, form))
     try:
-        purge = do_execute_purge(purge, actor=request.user, ip=client_ip(request))
+        purge = do_execute_purge(
+            purge, actor=request.user, confirmation=request.POST.get("confirmation", ""), ip=client_ip(request)
+        )
         selections.forget_used(request.user, purge.purge_spec)
+    except PurgeInvalid as exc:  # the preview changed under the form (the engine checks again)
+        form.add_error("confirmation", exc.message)
+        return render(request, "purge/request.html", request_context(request, purge, form))
     except PurgeRefused as exc:
         if exc.code == PurgeRefused.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from None

@@ -39,6 +39,9 @@ Effect: --effect delete-for-everyone | hide-for-user | delete-conversation,
 Always: --actor USERNAME --reason TEXT [--ticket REF]. Times are ISO 8601 with a timezone.
 
   --execute [REQUEST_ID]   run: the scope given now, or a request previewed before
+  --confirm TEXT           with --execute or --approve: what the web asks a person to type for
+                           a large or irreversible request (the conversation's title, the
+                           user's id, or the number of messages; the preview says which)
   --wait                   wait until a queued request ends (progress on stderr)
   --approve REQUEST_ID     approve a request awaiting approval (then it runs)
   --reject REQUEST_ID      reject it (--reason required)
@@ -95,6 +98,7 @@ class Command(BaseCommand):
         actions.add_argument("--resume", metavar="REQUEST_ID")
         actions.add_argument("--status", metavar="REQUEST_ID")
         actions.add_argument("--process-outbox", action="store_true")
+        parser.add_argument("--confirm", default="", metavar="TEXT")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--wait-timeout", metavar="SECONDS", help="give up waiting after this long")
         parser.add_argument("--json", action="store_true", dest="as_json")
@@ -132,8 +136,9 @@ class Command(BaseCommand):
             given["execute"] = o["execute"]
         requests = {flag: self._request(value, f"--{flag}") for flag, value in given.items()}
         actor = self._actor(o["actor"])
+        typed = o["confirm"]
         if "approve" in requests:
-            return self._outcome(do_approve_purge(requests["approve"], actor=actor))
+            return self._outcome(do_approve_purge(requests["approve"], actor=actor, confirmation=typed))
         if "reject" in requests:
             return do_reject_purge(requests["reject"], actor=actor, reason=o["reason"]), 0
         if "cancel" in requests:
@@ -141,11 +146,17 @@ class Command(BaseCommand):
         if "resume" in requests:
             return self._outcome(do_resume_purge(requests["resume"], actor=actor))
         if "execute" in requests:
-            return self._outcome(do_execute_purge(requests["execute"], actor=actor))
+            return self._outcome(do_execute_purge(requests["execute"], actor=actor, confirmation=typed))
         request = do_preview_purge(self._spec(o), actor=actor, reason=o["reason"], ticket=o["ticket"])
         if o["execute"] is None:
             return request, 0
-        return self._outcome(do_execute_purge(request, actor=actor))
+        try:
+            return self._outcome(do_execute_purge(request, actor=actor, confirmation=typed))
+        except PurgeInvalid as exc:
+            raise PurgeInvalid(
+                f"Purge request #{request.pk} is previewed, not run: {exc.message} "
+                f"(manage.py purge --execute {request.pk} --confirm …)", exc.field,
+            ) from None
 
     def _outcome(self, request):
         """Wait if asked, then map the state to an exit status."""
