@@ -39,7 +39,15 @@ def test_it_previews_then_executes_inline(client, chat, moderator):
     body = response.json()
     assert body["state"] == "previewed" and body["preview"]["messages"] == 10 and body["requested_by"] == "mona"
     assert Message.objects.filter(conversation=chat.group).count() == 10  # a preview deletes nothing
-    response = call(client, "post", f"/purge-requests/{body['id']}/execute", secret)
+    title = chat.group.title
+    assert body["confirmation"] == {"typed": True, "irreversible": True, "count": 10, "name": title,
+                                    "prompt": f"Type “{title}” or the number of messages, 10, to confirm."}
+    # The web's typed confirmation, asked the same way: nothing, or a wrong one, is a 400 that changes nothing.
+    for typed in ({}, {"confirmation": "9"}):
+        response = call(client, "post", f"/purge-requests/{body['id']}/execute", secret, typed)
+        assert response.status_code == 400 and "to confirm" in response.json()["detail"], response.content
+        assert Message.objects.filter(conversation=chat.group).count() == 10
+    response = call(client, "post", f"/purge-requests/{body['id']}/execute", secret, {"confirmation": "10"})
     assert response.status_code == 200
     assert response.json()["state"] == "done" and response.json()["result"]["messages"] == 10
     assert not Message.objects.filter(conversation=chat.group).exists()
@@ -59,15 +67,18 @@ def test_it_needs_a_second_persons_token_to_approve(client, chat, moderator, mod
     settings.PURGE_APPROVAL_THRESHOLD = 5
     mona, max_ = token_for(moderator), token_for(moderator2)
     pk = call(client, "post", "/purge-requests", mona, whole(chat.group)).json()["id"]
-    assert call(client, "post", f"/purge-requests/{pk}/execute", mona).json()["state"] == "awaiting_approval"
+    assert call(client, "post", f"/purge-requests/{pk}/execute", mona, {"confirmation": "10"}).json()["state"] == "awaiting_approval"
     before = state_of_everything()
-    response = call(client, "post", f"/purge-requests/{pk}/approve", mona)
+    response = call(client, "post", f"/purge-requests/{pk}/approve", mona, {"confirmation": "10"})
     assert response.status_code == 403
     assert response.json() == {"detail": "You cannot approve or reject your own request: another staff member must.",
                                "code": "not_permitted", "errors": []}
     assert call(client, "post", f"/purge-requests/{pk}/execute", mona).status_code == 409
     assert state_of_everything() == before
-    response = call(client, "post", f"/purge-requests/{pk}/approve", max_)
+    # The approver types the same confirmation as the requester.
+    assert call(client, "post", f"/purge-requests/{pk}/approve", max_).status_code == 400
+    assert state_of_everything() == before
+    response = call(client, "post", f"/purge-requests/{pk}/approve", max_, {"confirmation": "10"})
     assert response.status_code == 200 and response.json()["state"] == "done"
     assert response.json()["approved_by"] == "max"
 
@@ -121,7 +132,7 @@ def test_it_answers_404_for_an_unknown_request(client, moderator):
 def test_it_lists_and_filters_purge_requests_by_cursor(client, chat, moderator, support):
     secret = token_for(moderator)
     ids = [call(client, "post", "/purge-requests", secret, whole(c)).json()["id"] for c in (chat.group, chat.other)]
-    call(client, "post", f"/purge-requests/{ids[0]}/execute", secret)
+    call(client, "post", f"/purge-requests/{ids[0]}/execute", secret, {"confirmation": "10"})
     reader = token_for(support)
     page = call(client, "get", "/purge-requests", reader, limit=1).json()
     assert [r["id"] for r in page["results"]] == [ids[1]] and page["next"] == ids[1]

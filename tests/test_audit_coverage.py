@@ -55,6 +55,8 @@ READ_ONLY = {
     "attachments/<int:pk>/": "browse: an attachment's file",
     "search/": "browse: search",
     "approvals/": "the approvals queue",
+    "approvals/<int:pk>/": "one request's review page (the requester's preview, the decision forms)",
+    "notices/": "one's own notices (read from the audit log)",
     "holds/": "the legal holds list",
     "audit/": "the audit log",
     "audit/verify/": "the audit chain's check",
@@ -82,7 +84,7 @@ STATE_CHANGING = {
     "conversations/<int:pk>/purge/", "conversations/purge/", "users/<int:pk>/purge/", "purge/<int:pk>/execute/",
     "audit/export.csv", "audit/export.jsonl",
     "erasures/new/", "erasures/<int:pk>/approve/", "erasures/<int:pk>/reject/", "erasures/<int:pk>/cancel/",
-    "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/",
+    "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/", "erasures/<int:pk>/outside-holds/",
     "tokens/new/", "tokens/<int:pk>/revoke/",
     # The API (dashboard.api): each route that takes a POST has a refused call below, and the
     # deletion workflow a successful one; the GET-only ones are in EXCLUDED.
@@ -90,7 +92,8 @@ STATE_CHANGING = {
         "purge-requests", "purge-requests/<int:pk>/execute", "purge-requests/<int:pk>/approve",
         "purge-requests/<int:pk>/reject", "purge-requests/<int:pk>/cancel", "purge-requests/<int:pk>/resume",
         "erasure-requests", "erasure-requests/<int:pk>/approve", "erasure-requests/<int:pk>/reject",
-        "erasure-requests/<int:pk>/cancel", "erasure-requests/<int:pk>/resume", "legal-holds",
+        "erasure-requests/<int:pk>/cancel", "erasure-requests/<int:pk>/resume", "erasure-requests/<int:pk>/outside-holds",
+        "legal-holds",
         "legal-holds/<int:pk>/release",
     )),
     "admin/login/", "admin/logout/", "admin/password_change/",
@@ -117,6 +120,9 @@ EXCLUDED = {
     # recorded by the safety net (tests/test_purge_selection.py).
     "conversations/<int:pk>/purge/selection/": "a selection in progress (a draft)",
     "conversations/purge/selection/": "a batch selection in progress (a draft)",
+    # Marking one's notices as read moves one's own read cursor (chatdata.models.NoticeCursor): a
+    # person's reading state, not chat data, a request or an account; not audited (chatdata.notices).
+    "notices/read/": "marking one's own notices as read (reading state)",
     "admin/": "Django admin: index (read)",
     "admin/password_change/done/": "Django admin: a confirmation page (read)",
     "admin/autocomplete/": "Django admin: autocomplete (read)",
@@ -299,10 +305,13 @@ def test_executing(signed_in, world, django_capture_on_commit_callbacks):
 def test_approving(signed_in, world, settings, django_capture_on_commit_callbacks):
     purge = awaiting(world, settings)
     url = f"/approvals/{purge.pk}/approve/"
-    refused_once(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.refused")  # their own
-    refused_once(lambda: _expect_status(signed_in[world.sam].post(url), 403), "request.refused")  # no queue
+    typed = {"confirmation": str(purge.total_messages)}
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(url, typed), 302), "purge.refused")  # their own
+    refused_once(lambda: _expect_status(signed_in[world.sam].post(url, typed), 403), "request.refused")  # no queue
+    # A confirmation that does not match is bad input: a 400, recorded by the safety net.
+    refused_once(lambda: _expect_status(signed_in[world.max].post(url, {"confirmation": "1"}), 400), "request.refused")
     with django_capture_on_commit_callbacks(execute=True):
-        succeeded(lambda: _expect_status(signed_in[world.max].post(url), 302), "purge.approve")
+        succeeded(lambda: _expect_status(signed_in[world.max].post(url, typed), 302), "purge.approve")
 
 
 def test_rejecting(signed_in, world, settings):
@@ -382,7 +391,20 @@ def test_approving_and_rejecting_an_erasure(signed_in, world, django_capture_on_
               "erasure.reject")
     other = an_erasure(world, world.bob)
     with django_capture_on_commit_callbacks(execute=False):
-        succeeded(lambda: _expect_status(signed_in[world.root].post(f"/erasures/{other.pk}/approve/"), 302), "erasure.approve")
+        succeeded(lambda: _expect_status(signed_in[world.root].post(f"/erasures/{other.pk}/approve/", {"confirmation": "bob"}), 302),
+                  "erasure.approve")
+
+
+def test_erasing_everything_not_held(signed_in, world):
+    hold = do_add_legal_hold(actor=world.cleo, user=world.alice, reason="case 7")
+    erasure = an_erasure(world)
+    assert erasure.state == "blocked"
+    url = f"/erasures/{erasure.pk}/outside-holds/"
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(url), 403))
+    refused_once(lambda: _expect_status(signed_in[world.audrey].post(url), 302), "erasure.refused")
+    succeeded(lambda: _expect_status(signed_in[world.cleo].post(url), 302), "erasure.outside_holds")
+    refused_once(lambda: _expect_status(signed_in[world.cleo].post(url), 302), "erasure.refused")  # not blocked any more
+    assert hold.is_active
 
 
 def test_cancelling_and_resuming_an_erasure(signed_in, world):
@@ -434,7 +456,7 @@ def test_every_state_changing_api_call_refused_to_an_auditor_writes_one_entry(cl
           for verb in ("execute", "approve", "reject", "cancel", "resume")),
         ("erasure-requests", {"user": "bob", "ticket": "DSR-2"}),
         *((f"erasure-requests/{erasure.pk}/{verb}", {"reason": "no"} if verb == "reject" else {})
-          for verb in ("approve", "reject", "cancel", "resume")),
+          for verb in ("approve", "reject", "cancel", "resume", "outside-holds")),
         ("legal-holds", {"kind": "conversation", "subject": "grp", "reason": "case 9"}),
         (f"legal-holds/{hold.pk}/release", {"reason": "closed"}),
     ]
@@ -607,8 +629,13 @@ def test_the_erasure_command(world, capsys):
     refused_once(lambda: command("erasure", "approve", pk, "--actor", "cleo"), "erasure.refused")  # their own
     refused_once(lambda: command("erasure", "resume", pk, "--actor", "cleo"), "erasure.refused")  # nothing to resume
     refused_once(lambda: command("erasure", "reject", pk, "--actor", "audrey", "--reason", "x"), "erasure.refused")
+    refused_once(lambda: command("erasure", "outside-holds", pk, "--actor", "cleo"), "erasure.refused")  # not blocked
     succeeded(lambda: command("erasure", "cancel", pk, "--actor", "cleo"), "erasure.cancel")
     refused_once(lambda: command("erasure", "cancel", pk, "--actor", "cleo"), "erasure.refused")  # already cancelled
+    do_add_legal_hold(actor=world.cleo, user=world.bob, reason="case 8")
+    succeeded(lambda: command("erasure", "open", "--user", "bob", "--ticket", "DSR-3", "--actor", "cleo"), "erasure.blocked")
+    blocked = str(ErasureRequest.objects.get(ticket="DSR-3").pk)
+    succeeded(lambda: command("erasure", "outside-holds", blocked, "--actor", "cleo"), "erasure.outside_holds")
 
 
 def test_the_import_command(world, capsys):

@@ -231,7 +231,13 @@ def test_self_approval_is_refused_with_the_domains_message_and_nothing_changes(c
 
 def test_a_second_officer_approves_it_runs_and_the_page_polls_while_it_runs(client, chat, compliance, cora):
     erasure = opened(compliance)
-    response = login(client, cora).post(reverse("erasure:approve", args=[erasure.pk]))
+    # The approver types the subject's id, as the requester named them: nothing else approves it.
+    for typed, error in [("", "Type the confirmation to go ahead."), ("u-somebody", "“u-somebody” does not match.")]:
+        response = login(client, cora).post(reverse("erasure:approve", args=[erasure.pk]), {"confirmation": typed})
+        assert response.status_code == 400 and error in response.content.decode()
+        erasure.refresh_from_db()
+        assert erasure.state == "awaiting_approval" and erasure.approved_by is None
+    response = client.post(reverse("erasure:approve", args=[erasure.pk]), {"confirmation": erasure.subject.external_id.upper()})
     assert response["Location"] == reverse("erasure:request", args=[erasure.pk])
     assert flashes(response) == [f"Erasure #{erasure.pk} approved: it runs on the worker; this page shows its progress."]
     erasure.refresh_from_db()

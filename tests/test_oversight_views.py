@@ -93,8 +93,9 @@ def test_it_refuses_self_approval_with_a_message(client, moderator, waiting, cha
 def test_it_runs_a_request_approved_by_a_second_moderator(client, moderator2, waiting, chat):
     client.force_login(moderator2)
     page = client.get(reverse("approvals:queue")).content.decode()
-    assert f"Approve and run #{waiting.pk}" in page
-    response = client.post(reverse("approvals:approve", args=[waiting.pk]))
+    assert f"Review and decide #{waiting.pk}" in page
+    assert f"Approve and run #{waiting.pk}" in client.get(reverse("approvals:review", args=[waiting.pk])).content.decode()
+    response = client.post(reverse("approvals:approve", args=[waiting.pk]), {"confirmation": "10"})
     assert response.status_code == 302
     assert flashes(response) == [f"Request #{waiting.pk} approved and run: 10 messages handled."]
     waiting.refresh_from_db()
@@ -112,7 +113,7 @@ def test_it_queues_an_approved_request_too_large_to_run_inline(client, moderator
     PurgeRequest.objects.filter(pk=waiting.pk).update(runs_inline=False)
     client.force_login(moderator2)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("approvals:approve", args=[waiting.pk]))
+        response = client.post(reverse("approvals:approve", args=[waiting.pk]), {"confirmation": "10"})
     assert "runs in the background" in flashes(response)[0]
     waiting.refresh_from_db()
     assert waiting.state == "queued"
@@ -154,7 +155,7 @@ def test_it_lets_compliance_approve_an_erasure(client, compliance, chat, admin_u
     request = do_execute_purge(do_preview_purge(spec, actor=admin_user, reason="GDPR art. 17"), actor=admin_user)
     client.force_login(compliance)
     assert "erasure" in client.get(reverse("approvals:queue")).content.decode()
-    client.post(reverse("approvals:approve", args=[request.pk]))
+    client.post(reverse("approvals:approve", args=[request.pk]), {"confirmation": chat["bob"].external_id})
     request.refresh_from_db()
     assert request.state == "done" and not Message.objects.filter(sender=chat["bob"]).exists()
 

@@ -104,10 +104,11 @@ MATRIX = [
     # approvals: the queue opens to whoever may approve something; each request says who may act
     Row("approvals:queue", GET, "NYYNYNL"),
     Row("approvals:reject", GET, "NYYNYNL", args=lambda w: [w.conv_request.pk], label="(form)"),
+    Row("approvals:review", GET, "NYYNYNL", args=lambda w: [w.conv_request.pk]),
     Row("approvals:approve", POST, "NYRNYNL", args=lambda w: [w.conv_request.pk], label="conversation request",
-        state=request_state("conv_request")),
+        data=lambda w: {"confirmation": "Team"}, state=request_state("conv_request")),
     Row("approvals:approve", POST, "NRYNYNL", args=lambda w: [w.erasure.pk], label="erasure",
-        state=request_state("erasure")),
+        data=lambda w: {"confirmation": "u-bob"}, state=request_state("erasure")),
     Row("approvals:reject", POST, "NYRNYNL", args=lambda w: [w.conv_request.pk], label="conversation request",
         data=lambda w: {"reason": "too broad"}, state=request_state("conv_request")),
     Row("approvals:reject", POST, "NRYNYNL", args=lambda w: [w.erasure.pk], label="erasure",
@@ -166,7 +167,9 @@ MATRIX = [
         state=lambda w, c: ErasureRequest.objects.count()),
     Row("erasure:request", GET, "NNYYYNL", args=lambda w: [w.erasure_request.pk]),
     Row("erasure:approve", GET, "NNYYYNL", args=lambda w: [w.erasure_request.pk], label="(page)"),
-    Row("erasure:approve", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], state=erasure_state("erasure_request")),
+    Row("erasure:approve", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], data=lambda w: {"confirmation": "u-carol"},
+        state=erasure_state("erasure_request")),
+    Row("erasure:outside_holds", POST, "NNYRYNL", args=lambda w: [w.blocked_erasure.pk], state=erasure_state("blocked_erasure")),
     Row("erasure:reject", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], data=lambda w: {"reason": "not the holder"},
         state=erasure_state("erasure_request")),
     Row("erasure:cancel", POST, "NNYRYNL", args=lambda w: [w.erasure_request.pk], state=erasure_state("erasure_request")),
@@ -175,6 +178,9 @@ MATRIX = [
         state=lambda w, c: AuditEntry.objects.filter(action="erasure.export").count()),
     Row("erasure:certificate", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
     Row("erasure:certificate_json", GET, "NNYYYNL", args=lambda w: [w.done_erasure.pk]),
+    # notices: everyone with a role reads their own (and marks them read: not audited, chatdata.notices)
+    Row("notices:list", GET, "YYYYYNL"),
+    Row("notices:read", POST, "YYYYYNL", data=lambda w: {"up_to": "1"}),
     # API tokens: everyone with a role makes their own; only the owner (root here) or an admin revokes
     Row("tokens:list", GET, "YYYYYNL"),
     Row("tokens:create", POST, "YYYYYNL", data=lambda w: {"name": "integration"}, ok_status=201,
@@ -239,6 +245,8 @@ def world(db, settings):
 
     w.own_preview = own_preview
     w.erasure_request, w.failed_erasure, w.done_erasure = _erasure_requests(root)
+    w.blocked_erasure = do_open_erasure(actor=root, subject="u-alice", ticket="DSR-2")  # w.hold blocks it
+    assert w.blocked_erasure.state == "blocked"
     return w
 
 

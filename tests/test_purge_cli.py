@@ -57,6 +57,7 @@ def test_it_executes_inline_and_reports_executed_counts(chat, moderator, capsys)
     status, out = purge(
         capsys, "--messages", f"{chat.g[0].external_id},{chat.g[1].external_id}", "--conversation", "grp",
         "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "spam", "--ticket", "T-1", "--execute",
+        "--confirm", "2",
     )
     assert (status, out["state"]) == (0, "done")
     assert out["result"]["messages"] == out["preview"]["messages"] == 2
@@ -65,12 +66,25 @@ def test_it_executes_inline_and_reports_executed_counts(chat, moderator, capsys)
 
 def test_it_executes_a_previewed_request_by_id(chat, moderator, capsys):
     _, preview = purge(capsys, "--conversation", "peer", "--start", "2026-01-01T00:00:00Z", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x")
-    status, out = purge(capsys, "--execute", str(preview["request"]), "--actor", "mona")
+    status, out = purge(capsys, "--execute", str(preview["request"]), "--actor", "mona", "--confirm", "3")
     assert (status, out["request"], out["state"], out["result"]["messages"]) == (0, preview["request"], "done", 3)
 
 
+def test_it_asks_for_the_webs_typed_confirmation_and_runs_nothing_without_it(chat, moderator, capsys):
+    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
+    request = PurgeRequest.objects.get()
+    assert (status, out["error"]["code"], out["error"]["field"]) == (2, "invalid", "confirmation")
+    assert f"#{request.pk} is previewed, not run" in out["error"]["message"] and "the number of messages, 5" in out["error"]["message"]
+    status, out = purge(capsys, "--execute", str(request.pk), "--actor", "mona", "--confirm", "4")
+    assert (status, out["error"]["field"]) == (2, "confirmation")
+    assert Message.objects.count() == 8 and PurgeRequest.objects.get().state == "previewed"
+    status, out = purge(capsys, "--execute", str(request.pk), "--actor", "mona", "--confirm", chat.group.title.upper())
+    assert (status, out["state"]) == (0, "done")
+
+
 def test_it_reports_per_conversation_items(chat, moderator, capsys):
-    status, out = purge(capsys, "--conversations", "grp,peer", "--effect", "delete-conversation", "--actor", "mona", "--reason", "x", "--execute")
+    status, out = purge(capsys, "--conversations", "grp,peer", "--effect", "delete-conversation", "--actor", "mona", "--reason", "x", "--execute",
+                        "--confirm", "8")
     assert status == 0
     assert [(i["conversation"], i["status"], i["counts"]["messages"]) for i in out["items"]] == [("grp", "ok", 5), ("peer", "ok", 3)]
 
@@ -115,12 +129,15 @@ def test_it_exits_3_on_a_legal_hold(chat, compliance, capsys):
 
 
 def test_it_exits_3_until_a_second_person_approves(chat, compliance, admin_user, capsys):
-    status, out = purge(capsys, "--user", "bob", "--effect", "delete-for-everyone", "--actor", "cleo", "--reason", "DSR", "--execute")
+    status, out = purge(capsys, "--user", "bob", "--effect", "delete-for-everyone", "--actor", "cleo", "--reason", "DSR", "--execute",
+                        "--confirm", "bob")
     assert (status, out["state"]) == (3, "awaiting_approval")
     request = str(out["request"])
     status, out = purge(capsys, "--approve", request, "--actor", "cleo")
     assert (status, out["error"]["code"]) == (3, "not_permitted")
     status, out = purge(capsys, "--approve", request, "--actor", "ada")
+    assert (status, out["error"]["field"]) == (2, "confirmation")  # the approver types it too
+    status, out = purge(capsys, "--approve", request, "--actor", "ada", "--confirm", "3")
     assert (status, out["state"], out["result"]["messages"]) == (0, "done", 3)
     assert not Message.objects.filter(sender=chat.bob).exists()
 
@@ -134,7 +151,8 @@ def test_it_exits_1_when_the_run_fails_and_0_when_resumed(chat, moderator, capsy
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(effects, "delete_messages", broken)
-    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
+    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute",
+                        "--confirm", "5")
     assert (status, out["state"]) == (1, "failed")
     assert "disk full" in out["error"]
     monkeypatch.setattr(effects, "delete_messages", real)
@@ -144,7 +162,8 @@ def test_it_exits_1_when_the_run_fails_and_0_when_resumed(chat, moderator, capsy
 
 def test_it_cancels_and_refuses_to_resume_a_cancelled_request(chat, moderator, capsys, settings):
     settings.PURGE_INLINE_LIMIT = 1
-    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
+    status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute",
+                        "--confirm", "5")
     assert (status, out["state"]) == (0, "queued")
     status, out = purge(capsys, "--cancel", str(out["request"]), "--actor", "mona")
     assert (status, out["state"]) == (0, "cancelled")
@@ -171,7 +190,7 @@ def test_it_waits_for_a_queued_purge_run_by_an_rq_worker(chat, moderator, redis_
     manage = [sys.executable, str(ROOT / "manage.py")]
     waiting = subprocess.Popen(
         [*manage, "purge", "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x",
-         "--execute", "--wait", "--wait-timeout", "60", "--json"],
+         "--execute", "--confirm", "5", "--wait", "--wait-timeout", "60", "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

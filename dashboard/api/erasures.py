@@ -9,6 +9,7 @@ from ninja import Router, Schema
 
 from chatdata.erasure.actions import (
     do_approve_erasure,
+    do_erase_outside_holds,
     do_cancel_erasure,
     do_open_erasure,
     do_reject_erasure,
@@ -29,6 +30,12 @@ class ErasureIn(Schema):
     received: str | None = None  # ISO 8601 with a timezone; default now
     peer_conversations: Literal["keep", "delete"] = "keep"
     notes: str = ""
+    # If a legal hold covers the subject, erase everything it does not keep (else the hold blocks it).
+    outside_holds: bool = False
+
+
+class ConfirmIn(Schema):
+    confirmation: str = ""  # the data subject's external id, typed as on the web
 
 
 class ReasonIn(Schema):
@@ -49,6 +56,7 @@ class ErasureOut(Schema):
     rejected_by: str | None
     rejection_reason: str
     blocked_reason: str
+    outside_holds: bool
     phase: str
     error: str
     counts: Any
@@ -73,7 +81,7 @@ def erasure_out(e):
         "id": e.pk, "state": e.state, "subject": e.subject_pseudonym, "ticket": e.ticket, "received_at": e.received_at,
         "due_at": e.due_at, "peer_conversations": e.peer_conversations, "notes": e.notes,
         "requested_by": _name(e.requested_by), "approved_by": _name(e.approved_by), "rejected_by": _name(e.rejected_by),
-        "rejection_reason": e.rejection_reason, "blocked_reason": e.blocked_reason, "phase": e.phase, "error": e.error,
+        "rejection_reason": e.rejection_reason, "blocked_reason": e.blocked_reason, "outside_holds": e.outside_holds, "phase": e.phase, "error": e.error,
         "counts": e.counts, "residue": e.residue, "kept": e.kept,
         "purges": list(e.purges.order_by("id").values_list("id", flat=True)),
         "finished_at": e.finished_at, "certificate": e.certificate is not None,
@@ -92,7 +100,7 @@ def _get(request, pk):
 @router.post("", response=responses(ErasureOut, 201), summary="Open an erasure request (awaiting approval, or blocked by a hold)")
 def open_erasure(request, body: ErasureIn):
     erasure = act(request, do_open_erasure, subject=body.user, ticket=body.ticket, received_at=body.received,
-                  peer_conversations=body.peer_conversations, notes=body.notes)
+                  peer_conversations=body.peer_conversations, notes=body.notes, outside_holds=body.outside_holds)
     ApiRequestOrigin.objects.create(token=request.auth, erasure=erasure)
     return 201, erasure_out(erasure)
 
@@ -118,9 +126,17 @@ def get(request, pk: Id):
     return erasure_out(_get(request, pk))
 
 
-@router.post("/{int:pk}/approve", response=responses(ErasureOut), summary="Approve (never one's own): the run starts")
-def approve(request, pk: Id):
-    return erasure_out(act(request, do_approve_erasure, _get(request, pk)))
+@router.post("/{int:pk}/approve", response=responses(ErasureOut), summary="Approve (never one's own): the run starts",
+             description="Send the data subject's external id as `confirmation`, as the web asks the approver to type it.")
+def approve(request, pk: Id, body: ConfirmIn | None = None):
+    typed = body.confirmation if body is not None else ""
+    return erasure_out(act(request, do_approve_erasure, _get(request, pk), confirmation=typed))
+
+
+@router.post("/{int:pk}/outside-holds", response=responses(ErasureOut),
+             summary="Blocked by a hold on the subject: erase everything the hold does not keep (approved again)")
+def outside_holds(request, pk: Id):
+    return erasure_out(act(request, do_erase_outside_holds, _get(request, pk)))
 
 
 @router.post("/{int:pk}/reject", response=responses(ErasureOut), summary="Reject, saying why")

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chatdata.erasure.actions import (
     do_approve_erasure,
+    do_erase_outside_holds,
     do_cancel_erasure,
     do_open_erasure,
     do_reject_erasure,
@@ -30,13 +31,17 @@ Data-erasure requests (GDPR Art. 15/17 and the like), from intake to a signed ce
 same actions as the web. Chat user ids are the chat service's external ids.
 
   erasure open --user ID --ticket REF [--received ISO] [--peer-conversations keep|delete]
-               --actor USERNAME [--note TEXT]
+               --actor USERNAME [--note TEXT] [--outside-holds]
   erasure list [--state S] [--overdue]
   erasure show REQ
-  erasure approve REQ --actor USERNAME [--wait]     a second compliance officer or an admin; it then runs
+  erasure approve REQ --actor USERNAME --confirm ID [--wait]
+                                                    a second compliance officer or an admin, typing the
+                                                    subject's id as on the web; it then runs
   erasure reject REQ --actor USERNAME --reason TEXT
   erasure cancel REQ --actor USERNAME [--wait]
   erasure resume REQ --actor USERNAME [--wait]      blocked (hold released) or failed: go on
+  erasure outside-holds REQ --actor USERNAME        blocked by a hold on the subject: erase everything
+                                                    the hold does not keep instead (approved again)
   erasure export REQ --out FILE.zip --actor USERNAME   the subject's data (before the erasure)
   erasure certificate REQ [--out FILE.json] [--actor USERNAME]
   erasure verify-certificate FILE.json
@@ -44,7 +49,9 @@ same actions as the web. Chat user ids are the chat service's external ids.
 --wait waits until a run ends (progress on stderr; --wait-timeout SECONDS gives up); --json prints
 one JSON object with `request` and `state` (show: also subject, due_at, counts, residue, kept).
 A request is due ERASURE_DEADLINE_DAYS after --received (default: now). A legal hold on the subject
-blocks it; a conversation hold keeps its messages, listed in the certificate.
+blocks it (unless opened with --outside-holds, or sent on with outside-holds: then the held
+messages and the subject's row stay, and the rest is erased); a conversation hold keeps its
+messages, listed in the certificate.
 
 Exit status: 0 done or shown; 2 invalid input (or an unreadable certificate); 3 refused (not
 permitted, blocked by a legal hold, or not possible in the request's state); 1 failure (the run
@@ -87,14 +94,18 @@ class Command(BaseCommand):
         opened.add_argument("--received", metavar="ISO", help="when the request was received (default: now)")
         opened.add_argument("--peer-conversations", choices=["keep", "delete"], default="keep")
         opened.add_argument("--note", default="", metavar="TEXT")
+        opened.add_argument("--outside-holds", action="store_true",
+                            help="if a legal hold covers the subject, erase everything it does not keep")
         listing = command("list", "list requests, due first", request=False)
         listing.add_argument("--state", choices=STATES)
         listing.add_argument("--overdue", action="store_true", help="only pending requests past their due date")
         command("show", "show one request")
-        command("approve", "approve a request (then it runs)", actor=True, wait=True)
+        command("approve", "approve a request (then it runs)", actor=True, wait=True).add_argument(
+            "--confirm", default="", metavar="ID", help="the data subject's id, typed as on the web")
         command("reject", "reject a request", actor=True).add_argument("--reason", required=True)
         command("cancel", "cancel a request", actor=True, wait=True)
         command("resume", "resume a blocked or failed request", actor=True, wait=True)
+        command("outside-holds", "erase everything a hold on the subject does not keep (approved again)", actor=True)
         command("export", "export the subject's data as a ZIP", actor=True).add_argument("--out", required=True, metavar="FILE.zip")
         command("certificate", "write the signed certificate", actor=False).add_argument("--out", metavar="FILE.json")
         checked = sub.add_parser("verify-certificate", help="is a certificate genuine and unaltered?")
@@ -115,9 +126,10 @@ class Command(BaseCommand):
 
     # --- the subcommands --------------------------------------------------------------------------
 
-    def _open(self, *, user, ticket, received, peer_conversations, note, actor, **_):
+    def _open(self, *, user, ticket, received, peer_conversations, note, actor, outside_holds, **_):
         erasure = do_open_erasure(
-            actor=self._actor(actor), subject=user, ticket=ticket, received_at=received, peer_conversations=peer_conversations, notes=note
+            actor=self._actor(actor), subject=user, ticket=ticket, received_at=received, peer_conversations=peer_conversations, notes=note,
+            outside_holds=outside_holds,
         )
         self._outcome(erasure, refused_states=(ErasureRequest.State.BLOCKED,))
 
@@ -139,8 +151,8 @@ class Command(BaseCommand):
     def _show(self, *, request, **_):
         self._report(self._request(request))
 
-    def _approve(self, *, request, actor, **_):
-        erasure = do_approve_erasure(self._request(request), actor=self._actor(actor))
+    def _approve(self, *, request, actor, confirm, **_):
+        erasure = do_approve_erasure(self._request(request), actor=self._actor(actor), confirmation=confirm)
         self._outcome(erasure, refused_states=(ErasureRequest.State.BLOCKED,))
 
     def _reject(self, *, request, actor, reason, **_):
@@ -152,6 +164,9 @@ class Command(BaseCommand):
     def _resume(self, *, request, actor, **_):
         erasure = do_resume_erasure(self._request(request), actor=self._actor(actor))
         self._outcome(erasure, refused_states=(ErasureRequest.State.BLOCKED,))
+
+    def _outside_holds(self, *, request, actor, **_):
+        self._report(do_erase_outside_holds(self._request(request), actor=self._actor(actor)))
 
     def _export(self, *, request, out, actor, **_):
         erasure, actor = self._request(request), self._actor(actor)
