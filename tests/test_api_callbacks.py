@@ -58,7 +58,7 @@ def test_it_signs_retries_and_records_every_attempt(client, moderator, receiver,
     secret = token_for(moderator, name="ticketing", callback_url=receiver.url)
     body = {"scope": {"kind": "conversation", "conversation": group.pk}, "effect": "delete_for_everyone", "reason": "spam"}
     pk = call(client, "post", "/purge-requests", secret, body).json()["id"]
-    assert call(client, "post", f"/purge-requests/{pk}/execute", secret).json()["state"] == "done"
+    assert call(client, "post", f"/purge-requests/{pk}/execute", secret, {"confirmation": "5"}).json()["state"] == "done"
     django_rq.get_worker("default").work(burst=True)
 
     assert len(receiver.received) == 2
@@ -98,7 +98,7 @@ def test_it_gives_up_after_the_last_attempt(client, moderator, settings):
     secret = token_for(moderator, callback_url="http://127.0.0.1:9/nobody-listens")
     body = {"scope": {"kind": "conversation", "conversation": group.pk}, "effect": "delete_for_everyone", "reason": "spam"}
     pk = call(client, "post", "/purge-requests", secret, body).json()["id"]
-    call(client, "post", f"/purge-requests/{pk}/execute", secret)
+    call(client, "post", f"/purge-requests/{pk}/execute", secret, {"confirmation": "2"})
     django_rq.get_worker("default").work(burst=True)
     attempts = list(CallbackAttempt.objects.order_by("id"))
     assert [a.number for a in attempts] == [1, 2, 3]

@@ -36,7 +36,8 @@ def test_it_erases_a_subject_end_to_end(client, compliance, auditor, moderator, 
 
     assert call(client, "post", f"/erasure-requests/{pk}/approve", cleo).status_code == 403  # one's own
     assert call(client, "get", f"/erasure-requests/{pk}/certificate", cleo).status_code == 409  # none yet
-    assert call(client, "post", f"/erasure-requests/{pk}/approve", cora).json()["state"] == "running"
+    assert call(client, "post", f"/erasure-requests/{pk}/approve", cora).status_code == 422  # the subject's id, typed
+    assert call(client, "post", f"/erasure-requests/{pk}/approve", cora, {"confirmation": "uma"}).json()["state"] == "running"
     django_rq.get_worker("default").work(burst=True)
 
     done = call(client, "get", f"/erasure-requests/{pk}", token_for(auditor)).json()

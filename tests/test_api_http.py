@@ -31,9 +31,10 @@ def test_it_runs_a_purge_through_the_api_on_a_worker(live_server, moderator, mod
     })
     assert created.status_code == 201 and created.json()["preview"]["messages"] == 12
     pk = created.json()["id"]
-    assert mona.post(f"{api}/purge-requests/{pk}/execute").json()["state"] == "awaiting_approval"
-    assert mona.post(f"{api}/purge-requests/{pk}/approve").status_code == 403
-    assert max_.post(f"{api}/purge-requests/{pk}/approve").json()["state"] == "queued"
+    typed = {"confirmation": "12"}  # what the web asks them to type
+    assert mona.post(f"{api}/purge-requests/{pk}/execute", json=typed).json()["state"] == "awaiting_approval"
+    assert mona.post(f"{api}/purge-requests/{pk}/approve", json=typed).status_code == 403
+    assert max_.post(f"{api}/purge-requests/{pk}/approve", json=typed).json()["state"] == "queued"
 
     django_rq.get_worker("default").work(burst=True)
     done = mona.get(f"{api}/purge-requests/{pk}").json()

@@ -42,10 +42,10 @@ def test_it_previews_then_executes_inline(client, chat, moderator):
     title = chat.group.title
     assert body["confirmation"] == {"typed": True, "irreversible": True, "count": 10, "name": title,
                                     "prompt": f"Type “{title}” or the number of messages, 10, to confirm."}
-    # The web's typed confirmation, asked the same way: nothing, or a wrong one, is a 400 that changes nothing.
+    # The web's typed confirmation, asked the same way: nothing, or a wrong one, is a 422 that changes nothing.
     for typed in ({}, {"confirmation": "9"}):
         response = call(client, "post", f"/purge-requests/{body['id']}/execute", secret, typed)
-        assert response.status_code == 400 and "to confirm" in response.json()["detail"], response.content
+        assert response.status_code == 422 and "to confirm" in response.json()["detail"], response.content
         assert Message.objects.filter(conversation=chat.group).count() == 10
     response = call(client, "post", f"/purge-requests/{body['id']}/execute", secret, {"confirmation": "10"})
     assert response.status_code == 200
@@ -76,7 +76,7 @@ def test_it_needs_a_second_persons_token_to_approve(client, chat, moderator, mod
     assert call(client, "post", f"/purge-requests/{pk}/execute", mona).status_code == 409
     assert state_of_everything() == before
     # The approver types the same confirmation as the requester.
-    assert call(client, "post", f"/purge-requests/{pk}/approve", max_).status_code == 400
+    assert call(client, "post", f"/purge-requests/{pk}/approve", max_).status_code == 422
     assert state_of_everything() == before
     response = call(client, "post", f"/purge-requests/{pk}/approve", max_, {"confirmation": "10"})
     assert response.status_code == 200 and response.json()["state"] == "done"

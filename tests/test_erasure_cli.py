@@ -84,9 +84,11 @@ def test_it_erases_from_open_to_a_verified_certificate(chat, capsys, tmp_path, p
     assert (status, opened["state"]) == (0, "awaiting_approval")
     request = str(opened["request"])
 
-    status, refused, err = erasure(capsys, "approve", request, "--actor", "cleo", "--json")
+    status, refused, err = erasure(capsys, "approve", request, "--actor", "cleo", "--confirm", "u1", "--json")
     assert status == 3 and refused["error"]["code"] == "not_permitted" and "your own" in err
-    status, approved, _ = erasure(capsys, "approve", request, "--actor", "cora", "--json")
+    status, untyped, err = erasure(capsys, "approve", request, "--actor", "cora", "--json")  # the approver types the id
+    assert (status, untyped["error"]["field"]) == (2, "confirmation") and "“u1”" in err
+    status, approved, _ = erasure(capsys, "approve", request, "--actor", "cora", "--confirm", "u1", "--json")
     assert (status, approved["request"], approved["state"]) == (0, opened["request"], "running")
     assert Message.objects.filter(sender__external_id="u1").count() == 2  # the worker has not run yet
 
@@ -133,7 +135,7 @@ def test_it_erases_from_open_to_a_verified_certificate(chat, capsys, tmp_path, p
 
 def test_one_byte_altered_in_a_certificate_fails_verification(chat, capsys, tmp_path):
     _, opened, _ = erasure(capsys, "open", "--user", "u3", "--ticket", "DSR-3", "--actor", "cleo", "--json")
-    erasure(capsys, "approve", str(opened["request"]), "--actor", "ada")
+    erasure(capsys, "approve", str(opened["request"]), "--actor", "ada", "--confirm", "u3")
     work()
     path = tmp_path / "c.json"
     assert erasure(capsys, "certificate", str(opened["request"]), "--out", str(path))[0] == 0
@@ -171,7 +173,7 @@ def test_a_hold_blocks_then_cancel_and_resume(chat, capsys, monkeypatch):
     assert (status, resumed["state"]) == (0, "awaiting_approval")
 
     # Cancelled while it runs (queued: the worker takes it later).
-    assert erasure(capsys, "approve", request, "--actor", "cora")[0] == 0
+    assert erasure(capsys, "approve", request, "--actor", "cora", "--confirm", "u1")[0] == 0
     status, cancelling, _ = erasure(capsys, "cancel", request, "--actor", "cleo", "--json")
     assert (status, cancelling["state"], cancelling["cancel_requested"]) == (0, "running", True)
     work()
@@ -189,7 +191,7 @@ def test_a_hold_blocks_then_cancel_and_resume(chat, capsys, monkeypatch):
         return real(erasure_, attempt)
 
     monkeypatch.setitem(steps.STEPS, "verify", plant)  # the forked work horse inherits it
-    erasure(capsys, "approve", request, "--actor", "ada")
+    erasure(capsys, "approve", request, "--actor", "ada", "--confirm", "u1")
     work()
     status, failed, _ = erasure(capsys, "show", request, "--json")
     assert failed["state"] == "failed" and failed["residue"]["reactions"] == 1
@@ -208,7 +210,7 @@ def test_a_hold_blocks_then_cancel_and_resume(chat, capsys, monkeypatch):
 def test_a_conversation_hold_keeps_some_messages_and_they_are_listed(chat, capsys):
     call_command("legal_hold", "add", "--conversation", "c1", "--reason", "case 9", "--actor", "ada")
     _, opened, _ = erasure(capsys, "open", "--user", "u1", "--ticket", "DSR-1", "--actor", "cleo", "--json")
-    erasure(capsys, "approve", str(opened["request"]), "--actor", "cora")
+    erasure(capsys, "approve", str(opened["request"]), "--actor", "cora", "--confirm", "u1")
     work()
     status, shown, _ = erasure(capsys, "show", str(opened["request"]), "--json")
     assert shown["state"] == "done", shown["error"]
@@ -231,7 +233,7 @@ def test_it_waits_for_a_worker_running_beside_it(chat, capsys):
     )
     worker = subprocess.Popen([sys.executable, "manage.py", "rqworker", "default"], cwd=ROOT, env=env, start_new_session=True)
     try:
-        status, done, err = erasure(capsys, "approve", str(opened["request"]), "--actor", "cora", "--wait", "--wait-timeout", "90", "--json")
+        status, done, err = erasure(capsys, "approve", str(opened["request"]), "--actor", "cora", "--confirm", "u2", "--wait", "--wait-timeout", "90", "--json")
         assert (status, done["state"]) == (0, "done"), err
         assert PurgeRequest.objects.filter(erasure_id=done["request"], state="done").count() == 1
     finally:

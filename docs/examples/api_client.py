@@ -42,10 +42,18 @@ def main():
     purge = response.json()
     counts = {key: value for key, value in purge["preview"].items() if isinstance(value, int) and value}
     print(f"Purge #{purge['id']} previewed: {purge['target']}: {counts}")
-    if not args.yes and input("Execute it? [y/N] ").strip().lower() != "y":
+    # The same typed confirmation as on the web (large or irreversible requests): --yes types the count.
+    confirm = purge["confirmation"]
+    typed = ""
+    if confirm["typed"]:
+        typed = str(confirm["count"]) if args.yes else input(confirm["prompt"] + " ").strip()
+    elif not args.yes and input("Execute it? [y/N] ").strip().lower() != "y":
         sys.exit("Left as previewed: nothing was deleted.")
 
-    purge = session.post(f"{api}/purge-requests/{purge['id']}/execute", timeout=60).json()
+    response = session.post(f"{api}/purge-requests/{purge['id']}/execute", json={"confirmation": typed}, timeout=60)
+    if response.status_code != 200:
+        sys.exit(f"Not run ({response.status_code}): {response.json()['detail']} Left as previewed: nothing was deleted.")
+    purge = response.json()
     while purge["state"] not in FINAL:
         note = " (waiting for a second person to approve)" if purge["state"] == "awaiting_approval" else ""
         print(f"  {purge['state']}{note}: {purge['processed_messages']:,} of {purge['total_messages']:,} messages")
