@@ -93,6 +93,10 @@ def test_it_takes_an_erasure_from_intake_to_a_signed_certificate(browser, live_s
     cora.get_by_role("link", name="Review and decide #4").click()
     cora.get_by_text("Case 2026-17: preserve for counsel").wait_for()
     assert cora.locator('[data-forecast="messages"]').text_content() == str(sent - held)
+    cora.get_by_role("button", name="Approve and erase").click()  # the subject's id is typed first
+    cora.get_by_text("Type the confirmation to go ahead.").wait_for()
+    assert cora.locator("#id_confirmation").get_attribute("aria-invalid") == "true"
+    cora.get_by_label("Type to confirm").fill("u-alice")
     shot(cora, "32-erasure-approval.png")
     cora.get_by_role("button", name="Approve and erase").click()
     cora.wait_for_url("**/erasures/4/")

@@ -77,7 +77,8 @@ def open_as(browser, live_server, username):
 
 
 def nav(page, name):
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    """A link of the main navigation by its name (its count, as in "Approvals 1", aside)."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(rf"^{re.escape(name)}\b")).click()
 
 
 def preview_whole_conversation(page, live_server, conversation, reason):
@@ -117,11 +118,15 @@ def test_it_refuses_a_request_to_its_requester_and_runs_it_once_a_second_moderat
     assert purge.state == "awaiting_approval" and purge.approved_by is None
     assert Message.objects.filter(conversation=team).count() == 24
 
-    # A second moderator: a reject needs a reason (blank is refused next to the field), approve runs it.
+    # A second moderator: the navigation counts what waits for them; a reject needs a reason (blank is
+    # refused next to the field); approving is on the review page, after the requester's preview.
     max_ = open_as(browser, live_server, "max")
+    assert max_.locator("[data-nav-count='approvals']").text_content().startswith("1")
+    assert mona.locator("[data-nav-count='approvals']").count() == 0  # her own request waits for others
     nav(max_, "Approvals")
     card = max_.locator(f"#request-{purge.pk}")
-    assert card.get_by_role("button", name=f"Approve and run #{purge.pk}").is_visible()
+    assert card.get_by_role("link", name=f"Review and decide #{purge.pk}").is_visible()
+    assert card.get_by_role("button", name=re.compile("Approve")).count() == 0  # never one click
     shot(max_, "21-approvals.png")
     card.get_by_label("Why reject it").fill("   ")
     card.get_by_role("button", name=f"Reject #{purge.pk}").click()
@@ -132,6 +137,22 @@ def test_it_refuses_a_request_to_its_requester_and_runs_it_once_a_second_moderat
     assert purge.state == "awaiting_approval"
 
     nav(max_, "Approvals")
+    max_.get_by_role("link", name=f"Review and decide #{purge.pk}").click()
+    max_.wait_for_url(f"**/approvals/{purge.pk}/")
+    # What mona saw: the counts, the histogram, the first and last messages, the holds.
+    assert max_.locator("[data-count='messages']").text_content() == "24"
+    assert max_.get_by_role("img", name=re.compile("Affected messages per day")).is_visible()
+    assert max_.get_by_text("First messages").is_visible() and max_.get_by_text("Last messages").is_visible()
+    assert max_.get_by_text("No legal hold covers these messages.").is_visible()
+    # The same typed confirmation as the requester: a wrong one changes nothing.
+    max_.get_by_label("Type to confirm").fill("Launch")
+    max_.get_by_role("button", name=f"Approve and run #{purge.pk}").click()
+    max_.get_by_text("“Launch” does not match.").wait_for()
+    purge.refresh_from_db()
+    assert purge.state == "awaiting_approval"
+    max_.get_by_label("Type to confirm").fill("")
+    shot(max_, "40-approver-preview.png")
+    max_.get_by_label("Type to confirm").fill("launch team")
     max_.get_by_role("button", name=f"Approve and run #{purge.pk}").click()
     max_.get_by_text(f"Request #{purge.pk} approved and run: 24 messages handled.").wait_for()
     max_.get_by_text("Nothing is waiting for approval.").wait_for()
@@ -143,6 +164,18 @@ def test_it_refuses_a_request_to_its_requester_and_runs_it_once_a_second_moderat
     trail = list(AuditEntry.objects.filter(purge_request_id=purge.pk).order_by("id").values_list("action", "actor_name"))
     assert trail == [("purge.preview", "mona"), ("purge.submit", "mona"), ("purge.refused", "mona"),
                      ("purge.approve", "max"), ("purge.start", "max"), ("purge.complete", "system")]
+
+    # Mona is told, in the navigation and on her notices page, newest first.
+    mona.reload()
+    assert mona.locator("[data-nav-count='notices']").text_content().startswith("2")
+    nav(mona, "Notices")
+    items = mona.locator(".notice__title")
+    assert items.nth(0).text_content().split("·")[0].split() == ["new", "Purge", "request", f"#{purge.pk}", "finished"]
+    assert items.nth(1).text_content().split("·")[0].split() == ["new", "Purge", "request", f"#{purge.pk}", "approved", "by", "max"]
+    shot(mona, "42-notices.png")
+    mona.get_by_role("button", name="Mark all as read").click()
+    mona.get_by_text("All read").wait_for()
+    assert mona.locator("[data-nav-count='notices']").count() == 0
 
 
 def test_it_places_a_hold_that_the_next_preview_leaves_out_then_releases_it(browser, live_server, story):
@@ -196,6 +229,50 @@ def test_it_places_a_hold_that_the_next_preview_leaves_out_then_releases_it(brow
     assert (hold.is_active, hold.released_by.username, hold.release_reason) == (False, "cleo", "Case closed by counsel on 2026-04-01")
     assert list(AuditEntry.objects.filter(action__startswith="hold.").values_list("action", flat=True).order_by("id")) == [
         "hold.add", "hold.add", "hold.release"]
+
+
+def test_the_user_and_conversation_pages_show_a_hold_and_an_erasure_goes_on_without_it(browser, live_server, story):
+    alice, team = story["alice"], story["team"]
+    hold = do_add_legal_hold(actor=story["cleo"], user=alice, start=datetime(2026, 3, 2, 23, tzinfo=UTC),
+                             end=datetime(2026, 3, 5, 23, tzinfo=UTC), reason="Case 2026-31: harassment complaint")
+    held = Message.objects.filter(sender=alice, sent_at__gte=hold.start, sent_at__lt=hold.end).count()
+    assert 0 < held < Message.objects.filter(sender=alice).count()
+
+    # A moderator sees the banner (in Berlin time, never ISO) but no link to place a hold.
+    mona = open_as(browser, live_server, "mona")
+    mona.goto(f"{live_server.url}/users/{alice.pk}/")
+    banner = mona.get_by_role("region", name="This user is under legal hold")
+    assert f"It keeps {held} messages" in banner.text_content()
+    assert "from 3 Mar 2026, 00:00 CET until 6 Mar 2026, 00:00 CET" in banner.text_content()
+    assert "placed by cleo" in banner.text_content() and "T00:00" not in banner.text_content()
+    assert mona.get_by_role("link", name="Place a legal hold").count() == 0
+    mona.goto(f"{live_server.url}/conversations/{team.pk}/")
+    banner = mona.get_by_role("region", name="Legal holds keep some of this conversation's messages")
+    assert f"It keeps {held} messages of this conversation" in banner.text_content()
+
+    # A compliance officer gets the link from both pages, the form filled in.
+    cleo = open_as(browser, live_server, "cleo")
+    cleo.goto(f"{live_server.url}/users/{alice.pk}/")
+    shot(cleo, "41-hold-banner.png", full_page=False)
+    cleo.get_by_role("link", name="Place a legal hold").click()
+    assert cleo.get_by_label("External id").input_value() == "u-alice"
+    cleo.goto(f"{live_server.url}/conversations/{team.pk}/")
+    cleo.get_by_role("link", name="Place a legal hold").click()
+    assert cleo.get_by_label("External id").input_value() == "g-launch"
+
+    # An erasure of Alice is blocked: the hold in local dates, the count held, and a way on.
+    nav(cleo, "Compliance")
+    cleo.get_by_role("link", name="Open a request").click()
+    cleo.get_by_label("Data subject (chat user id)").fill("u-alice")
+    cleo.get_by_label("Ticket").fill("DSR-2026-140")
+    cleo.get_by_role("button", name="Open the request").click()
+    cleo.get_by_text("Blocked by a legal hold.").wait_for()
+    alert = cleo.get_by_role("alert").filter(has_text="Blocked by a legal hold.")
+    assert f"which keeps {held} messages" in alert.text_content() and "3 Mar 2026, 00:00 CET" in alert.text_content()
+    cleo.get_by_role("button", name="Erase everything not held…").click()
+    cleo.get_by_text("now erases everything the legal hold does not keep").wait_for()
+    cleo.get_by_text("Waiting for a second compliance officer").wait_for()
+    assert AuditEntry.objects.filter(action="erasure.outside_holds", actor_name="cleo").count() == 1
 
 
 def test_it_filters_the_audit_log_and_exports_it(browser, live_server, story):
