@@ -34,9 +34,14 @@ window.__axeDirty = true;
 new MutationObserver(() => { window.__axeDirty = true; })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
+# A document still loading (the test acted before it had, Playwright waits for elements, not for
+# load) is looked at once it has loaded, its stylesheet and fonts applied: colours judged on a
+# half-styled page would be noise.
 RUN = """(force) => {
   if (typeof axe === "undefined" || (!force && window.__axeDirty === false)) return null;
-  return axe.run(document, {resultTypes: ["violations"]}).then((result) => {
+  const loaded = document.readyState === "complete"
+    ? Promise.resolve() : new Promise((resolve) => window.addEventListener("load", resolve, {once: true}));
+  return loaded.then(() => document.fonts.ready).then(() => axe.run(document, {resultTypes: ["violations"]})).then((result) => {
     window.__axeDirty = false;
     return result.violations;
   });
@@ -61,8 +66,12 @@ class Findings:
     def add(self, url, violations):
         self.checked += 1
         for violation in violations:
-            nodes = ", ".join(" ".join(map(str, node.get("target", []))) for node in violation.get("nodes", [])[:5])
-            line = f"{url}: {violation['id']} ({violation.get('impact')}): {violation.get('help')} [{nodes}]"
+            nodes = violation.get("nodes", [])
+            targets = ", ".join(" ".join(map(str, node.get("target", []))) for node in nodes[:5])
+            line = f"{url}: {violation['id']} ({violation.get('impact')}): {violation.get('help')} [{targets}]"
+            if nodes:  # what axe saw on the first one: its markup and why it fails
+                summary = " ".join((nodes[0].get("failureSummary") or "").split())
+                line += f"\n    {nodes[0].get('html', '')[:200]}\n    {summary[:300]}"
             (self.failing if violation.get("impact") in FAILING else self.moderate).append(line)
 
 

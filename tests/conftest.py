@@ -187,7 +187,6 @@ def axe_violations(request, monkeypatch, csp_violations):
     monkeypatch.setattr(browser, "new_context", watched_new_context)
     axe_check.check_before_actions(monkeypatch, findings)
     yield findings
-    print(f"AXEDEBUG checked={findings.checked} skipped={findings.skipped}")
     if findings.moderate:
         print("axe-core, moderate and minor (fix or list in the README):\n" + "\n".join(dict.fromkeys(findings.moderate)))
     assert not findings.failing, "axe-core violations (serious or critical):\n" + "\n".join(dict.fromkeys(findings.failing))
