@@ -34,14 +34,21 @@ window.__axeDirty = true;
 new MutationObserver(() => { window.__axeDirty = true; })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
-# A document still loading (the test acted before it had, Playwright waits for elements, not for
-# load) is looked at once it has loaded, its stylesheet and fonts applied: colours judged on a
-# half-styled page would be noise.
+# A document still loading (the test acted before it had: Playwright waits for elements, not for
+# load) is looked at once it has loaded, its stylesheet and fonts applied; a region htmx is
+# refreshing (dimmed while its request is in flight, `.htmx-request`: inactive content, which WCAG
+# 1.4.3 exempts from contrast) once it has settled, for at most two seconds. Colours judged on a
+# half-styled page or a fading region would be noise.
 RUN = """(force) => {
   if (typeof axe === "undefined" || (!force && window.__axeDirty === false)) return null;
   const loaded = document.readyState === "complete"
     ? Promise.resolve() : new Promise((resolve) => window.addEventListener("load", resolve, {once: true}));
-  return loaded.then(() => document.fonts.ready).then(() => axe.run(document, {resultTypes: ["violations"]})).then((result) => {
+  const settled = () => new Promise((resolve) => {
+    const started = Date.now();
+    const poll = () => (!document.querySelector(".htmx-request") || Date.now() - started > 2000) ? resolve() : setTimeout(poll, 25);
+    poll();
+  });
+  return loaded.then(() => document.fonts.ready).then(settled).then(() => axe.run(document, {resultTypes: ["violations"]})).then((result) => {
     window.__axeDirty = false;
     return result.violations;
   });

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chatdata.erasure.actions import approve_refusal as erasure_approve_refusal
 from chatdata.models import ErasureRequest, PurgeRequest
 from chatdata.permissions import approval_refusal, can_view_approvals, can_view_erasures
-from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_reject_purge
+from chatdata.purge.actions import PurgeRefused, approve_refusal, do_approve_purge, do_reject_purge
 from chatdata.purge.scopes import PurgeInvalid
 from dashboard.oversight_forms import RejectForm
 from dashboard.purge_confirm import ConfirmForm
@@ -139,7 +139,7 @@ def approve(request, pk):
     form = ConfirmForm(request.POST, purge=purge)
     # The confirmation is asked only of someone the engine would let approve; anyone else gets
     # the engine's refusal (audited there), whatever they typed.
-    if approval_refusal(request.user, purge) is None and purge.state == State.AWAITING_APPROVAL and not form.is_valid():
+    if approve_refusal(purge, request.user) is None and not form.is_valid():
         return _review(request, purge, form, status=400)
     try:
         purge = do_approve_purge(
