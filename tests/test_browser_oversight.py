@@ -168,8 +168,8 @@ def test_it_refuses_a_request_to_its_requester_and_runs_it_once_a_second_moderat
     # Mona is told, in the navigation and on her notices page, newest first.
     mona.reload()
     assert mona.locator("[data-nav-count='notices']").text_content().startswith("2")
-    nav(mona, "Notices")
-    items = mona.locator(".notice__title")
+    mona.get_by_role("link", name=re.compile(r"^Notices")).click()
+    items = mona.locator(".notice-item__title")
     assert items.nth(0).text_content().split("·")[0].split() == ["new", "Purge", "request", f"#{purge.pk}", "finished"]
     assert items.nth(1).text_content().split("·")[0].split() == ["new", "Purge", "request", f"#{purge.pk}", "approved", "by", "max"]
     shot(mona, "42-notices.png")

@@ -1,6 +1,7 @@
 """`{% oversight_access as can %}`: what the navigation and buttons offer the current user
 (can.approvals, can.holds, can.manage_holds, can.audit, can.export_audit). The views check the
-same rules again on the server."""
+same rules again on the server. `{% approvals_waiting %}` and `{% unread_notices %}`: the
+header's counts."""
 
 from django import template
 
@@ -18,12 +19,21 @@ def oversight_access(context):
     return access(user) if user is not None else {}
 
 
-@register.simple_tag(takes_context=True)
-def nav_counts(context):
-    """`{% nav_counts as counts %}`: counts.approvals (requests the user may approve now, for
-    those who may approve any) and counts.notices (their unread notices)."""
+def _person(context):
     request = context.get("request")
     user = getattr(request, "user", None) or context.get("user")
-    if user is None or not user.is_authenticated:
-        return {}
-    return {"approvals": awaiting_count(user), "notices": unread_count(user)}
+    return user if user is not None and user.is_authenticated else None
+
+
+@register.simple_tag(takes_context=True)
+def approvals_waiting(context):
+    """`{% approvals_waiting as n %}`: the requests the user may approve now (the navigation's count)."""
+    user = _person(context)
+    return awaiting_count(user) if user is not None else 0
+
+
+@register.simple_tag(takes_context=True)
+def unread_notices(context):
+    """`{% unread_notices as n %}`: the user's unread notices (chatdata.notices)."""
+    user = _person(context)
+    return unread_count(user) if user is not None else 0
