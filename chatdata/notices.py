@@ -13,7 +13,9 @@ marking is one's own reading state, not a change to chat data or to a request, a
 audited.
 """
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, Q, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from chatdata.models import AuditEntry, ErasureRequest, NoticeCursor, PurgeRequest
@@ -36,13 +38,19 @@ SHOWN = 100
 
 
 def _entries(staff):
+    """One query, whatever the page: the header counts these on every page."""
     purges = PurgeRequest.objects.filter(requested_by=staff, erasure__isnull=True).values("id")
-    erasures = list(ErasureRequest.objects.filter(requested_by=staff).values_list("id", flat=True))
+    erasures = ErasureRequest.objects.filter(requested_by=staff).values("id")
+    # An erasure's entries name it in their scope ({"erasure": id, ...}: chatdata.erasure.actions).
+    erasure_of = Cast(KeyTextTransform("erasure", "scope"), BigIntegerField())
     q = Q(action__in=list(PURGE_EVENTS), purge_request_id__in=purges)
-    if erasures:
-        q |= Q(action__in=list(ERASURE_EVENTS), scope__erasure__in=erasures)
+    q |= Q(action__in=list(ERASURE_EVENTS), erasure_of__in=erasures)
     # Someone else, or the system (a worker ending a run): never what one did oneself.
-    return AuditEntry.objects.filter(q).exclude(actor=staff)
+    return AuditEntry.objects.alias(erasure_of=erasure_of).filter(q).exclude(actor=staff)
+
+
+def _cursor(staff):
+    return NoticeCursor.objects.filter(staff=staff).values("read_up_to")[:1]
 
 
 def read_up_to(staff):
@@ -77,7 +85,7 @@ def notices_for(staff, limit=SHOWN):
 
 
 def unread_count(staff):
-    return _entries(staff).filter(id__gt=read_up_to(staff)).count()
+    return _entries(staff).filter(id__gt=Coalesce(Subquery(_cursor(staff)), 0)).count()
 
 
 def mark_read(staff, up_to):

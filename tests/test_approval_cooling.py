@@ -51,14 +51,14 @@ def waiting(db, ada, settings):
 def approve_on_the_web(client, user, request):
     user.refresh_from_db()  # a password set meanwhile would end a session logged in with the old one
     client.force_login(user)
-    response = client.post(reverse("approvals:approve", args=[request.pk]), REMOTE_ADDR="192.0.2.60")
+    response = client.post(reverse("approvals:approve", args=[request.pk]), {"confirmation": "Team"}, REMOTE_ADDR="192.0.2.60")
     request.refresh_from_db()
     return " ".join(str(m) for m in get_messages(response.wsgi_request))
 
 
 def approve_on_the_cli(capsys, username, request):
     try:
-        call_command("purge", "--approve", str(request.pk), "--actor", username, "--json")
+        call_command("purge", "--approve", str(request.pk), "--actor", username, "--confirm", "Team", "--json")
         status = 0
     except CommandError as exc:
         status = exc.returncode
