@@ -260,6 +260,15 @@ def delete_messages(ids, *, request_pk, now):
     return counts, [tuple(row) for row in outbox], deleted
 
 
+def delete_attachments(ids, *, request_pk, now):
+    """Only the attachments of messages `ids` (delete_attachments): their rows deleted, their
+    file paths to the outbox in the same statement; the messages and their other children stay.
+    Returns (counts, outbox entries)."""
+    with batch_cursor() as cursor:
+        outbox = _attachments_to_outbox(cursor, *ids_match("message_id", ids), request_pk=request_pk, now=now)
+    return {"messages": len(ids), "attachments": len(outbox)}, [tuple(row) for row in outbox]
+
+
 def _attachments_to_outbox(cursor, match, params, *, request_pk, now):
     """Delete the attachments matching `match`, their file paths going to the outbox in the same
     statement (PostgreSQL) or transaction; returns the outbox rows (id, path)."""
