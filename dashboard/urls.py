@@ -58,6 +58,7 @@ purge_patterns = (
         path("conversations/purge/", purge.conversations, name="conversations"),
         path("conversations/purge/selection/", purge.batch_selection, name="batch_selection"),
         path("users/<int:pk>/purge/", purge.user, name="user"),
+        path("search/purge/", purge.matching, name="matching"),
         path("purge/<int:pk>/", purge.purge_request, name="request"),
         path("purge/<int:pk>/execute/", purge.execute, name="execute"),
     ],

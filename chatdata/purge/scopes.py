@@ -39,7 +39,8 @@ Effects, and which scopes take them:
   stay. Its scope is the messages in scope that have an attachment (what `messages` counts).
 - A `matching` scope takes delete_for_everyone or delete_attachments: its messages come from many
   conversations, so a one-member effect or removing conversations does not apply.
-With senders, hide_for_user writes MessageHide rows (a member's cleared_before hides everyone's).
+With senders, hide_for_user (on a range only) writes MessageHide rows: a member's cleared_before
+would hide everyone's messages.
 
 Structural problems raise `PurgeInvalid` here, with no database access; problems that need the
 database (unknown ids, rooms, membership) are checked by `chatdata.purge.validation`.
@@ -251,6 +252,11 @@ class UserScope:
         }
 
 
+def _finds_a_word(text):
+    """Whether the words ask for something (a word not excluded by a leading minus, nor `or`)."""
+    return any(word.strip('"').lstrip("-") and not word.startswith("-") and word.lower() != "or" for word in text.split())
+
+
 @dataclass(frozen=True)
 class MatchingScope:
     """What a search finds: its words, senders, conversation and time window (module docstring)."""
@@ -282,6 +288,11 @@ class MatchingScope:
         if not (self.text or self.senders or self.conversation is not None):
             raise PurgeInvalid(
                 "A matching scope needs words, a sender or a conversation, as a search does: it never means every message.",
+                "text",
+            )
+        if self.text and not self.narrowed and not _finds_a_word(self.text):
+            raise PurgeInvalid(
+                "Words that only exclude (-word) match nearly every message: add a word to find, a sender or a conversation.",
                 "text",
             )
 
@@ -338,6 +349,11 @@ class PurgeSpec:
             raise PurgeInvalid(
                 "Senders narrow which messages go, but delete_conversation takes whole conversations: "
                 "delete their messages for everyone (or only the attachments) instead.",
+                "senders",
+            )
+        if self.senders and self.one_member and self.kind != RANGE:
+            raise PurgeInvalid(
+                "Hiding for one member can be narrowed to some senders in a time range of one conversation only.",
                 "senders",
             )
         if not isinstance(self.clear_history, bool):

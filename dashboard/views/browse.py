@@ -10,10 +10,12 @@ full page at that position.
 import json
 import re
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
@@ -23,6 +25,8 @@ from chatdata.browse.keyset import InvalidCursor
 from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
 from chatdata.purge import selection as selections
+from chatdata.purge.predicates import matching_count
+from chatdata.purge.scopes import PurgeInvalid
 from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
 from dashboard.forms import (
@@ -33,6 +37,11 @@ from dashboard.forms import (
     TimelineForm,
     UserSearchForm,
 )
+from dashboard.purge_forms import matching_scope
+from dashboard.purge_offers import matching_effects
+
+# The search's filters, as the search page and "Select all N matching" pass them on.
+SEARCH_FILTERS = ("q", "sender", "conversation", "start", "end")
 
 
 def staff_view(view):
@@ -190,7 +199,24 @@ def search_messages(request):
         "form": form,
         "results": results,
         "scan_window": search.SCAN_WINDOW,
+        "select_all": select_all_matching(request, form, results),
     })
+
+
+def select_all_matching(request, form, results):
+    """The "Select all N matching" bar (Django admin's changelist offers the same): for those who
+    may delete what a search finds, how many messages match in all ({"total", "url"}), or why the
+    search cannot be one scope ({"problem"}); None when there is nothing to offer."""
+    if results is None or not results.messages or not matching_effects(request.user):
+        return None
+    try:
+        scope = matching_scope(form)
+    except PurgeInvalid as exc:
+        return {"problem": exc.message}
+    whole = not (results.next_cursor or form.cleaned_data["before"])
+    total = len(results.messages) if whole else matching_count(scope)
+    params = [(name, request.GET[name]) for name in SEARCH_FILTERS if request.GET.get(name, "").strip()]
+    return {"total": total, "url": reverse("purge:matching") + "?" + urlencode(params)}
 
 
 def _typed(request):
