@@ -359,11 +359,15 @@ def refresh_latest_in_unit(spec, conversation_pk, after_id):
     conversation's latest message, without walking the index entries the run has killed: near
     the end of a big purge a plain MAX(sent_at) steps over a million dead entries (seconds,
     inside a batch transaction). What is left of the conversation lies outside the range, under
-    a legal hold (active or since released: what it kept is still there), or above `after_id`
+    a legal hold (active or since released: what it kept is still there), sent by someone the
+    scope is not narrowed to, or above `after_id`
     (the rest of the scope, and whatever arrived after the preview); each region is searched on
     its own, starting where live rows are."""
     messages = Message.objects.filter(conversation_id=conversation_pk)
     regions = []
+    if spec.senders:
+        # Narrowed to some senders: everyone else's messages stay, wherever they are.
+        regions.append(messages.exclude(sender_id__in=spec.senders))
     if spec.kind == RANGE:
         if spec.scope.end is not None:
             regions.append(messages.filter(sent_at__gte=spec.scope.end))

@@ -197,7 +197,8 @@ def _resolve(model, external_ids, field_name, noun):
 
 def spec_from_external(data):
     """A PurgeSpec from the canonical dict shape written with the chat service's external ids
-    (message, conversation and user ids as strings), as the CLI and API take them."""
+    (message, conversation and user ids as strings), as the CLI and API take them. Senders may
+    also be named by their display names (senders_named)."""
     if not isinstance(data, dict) or not isinstance(data.get("scope"), dict):
         raise PurgeInvalid("The spec needs a scope object with a kind.", "scope")
     scope = dict(data["scope"])
@@ -208,7 +209,7 @@ def spec_from_external(data):
     if isinstance(scope.get("conversations"), list):
         scope["conversations"] = _resolve(Conversation, scope["conversations"], "conversations", "conversation")
     if isinstance(scope.get("senders"), list):
-        scope["senders"] = _resolve(ChatUser, scope["senders"], "senders", "chat user")
+        scope["senders"] = senders_named(str(name) for name in scope["senders"])
     if scope.get("user") not in (None, ""):
         scope["user"] = _resolve(ChatUser, [scope["user"]], "user", "chat user")[0]
     resolved = dict(data, scope=scope)
