@@ -228,3 +228,12 @@ def test_senders_do_not_go_with_deleting_whole_conversations(client, world, mode
     response = client.post(reverse("purge:conversations"), data)
     assert response.status_code == 200 and not PurgeRequest.objects.exists()
     assert "takes whole conversations" in response.context["form"].errors["senders"][0]
+
+
+def test_the_search_page_counts_the_matches_only_so_far(client, world, moderator, monkeypatch):
+    monkeypatch.setattr("dashboard.views.browse.MATCHING_COUNTED", 55)
+    client.force_login(moderator)
+    html = client.get(search_url(q="cheap watches")).content.decode()
+    assert "50 of more than 55 matching messages shown." in html and "Select all matching (more than 55)…" in html
+    page = client.get(matching_url(q="cheap watches")).content.decode()
+    assert 'data-count="messages">60<' in page  # its own page counts them all

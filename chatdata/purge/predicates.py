@@ -70,10 +70,15 @@ def scope_only_q(scope):
     return q
 
 
-def matching_count(scope):
+def matching_count(scope, *, at_most=None):
     """How many messages a scope matches now, holds and high-water mark aside: the N of the
-    search page's "Select all N matching" (the preview then counts exactly, at its mark)."""
-    return Message.objects.filter(scope_only_q(scope)).count()
+    search page's "Select all N matching" (the preview then counts exactly, at its mark). With
+    `at_most`, counting stops past it (the answer is then at_most + 1): a common word matches a
+    tenth of the table, and a results page must not pay for counting all of it."""
+    rows = Message.objects.filter(scope_only_q(scope))
+    if at_most is not None:
+        rows = rows[: at_most + 1]
+    return rows.count()
 
 
 def active_holds():

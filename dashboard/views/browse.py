@@ -42,6 +42,9 @@ from dashboard.purge_offers import matching_effects
 
 # The search's filters, as the search page and "Select all N matching" pass them on.
 SEARCH_FILTERS = ("q", "sender", "conversation", "start", "end")
+# The search page counts the matches up to this many (its page stays fast); past it, it says
+# "more than", and the matching page counts them all (chatdata.purge.predicates.matching_count).
+MATCHING_COUNTED = 10_000
 
 
 def staff_view(view):
@@ -200,6 +203,7 @@ def search_messages(request):
         "results": results,
         "scan_window": search.SCAN_WINDOW,
         "select_all": select_all_matching(request, form, results),
+        "counted": MATCHING_COUNTED,
     })
 
 
@@ -214,9 +218,9 @@ def select_all_matching(request, form, results):
     except PurgeInvalid as exc:
         return {"problem": exc.message}
     whole = not (results.next_cursor or form.cleaned_data["before"])
-    total = len(results.messages) if whole else matching_count(scope)
+    total = len(results.messages) if whole else matching_count(scope, at_most=MATCHING_COUNTED)
     params = [(name, request.GET[name]) for name in SEARCH_FILTERS if request.GET.get(name, "").strip()]
-    return {"total": total, "url": reverse("purge:matching") + "?" + urlencode(params)}
+    return {"total": total, "more": total > MATCHING_COUNTED, "url": reverse("purge:matching") + "?" + urlencode(params)}
 
 
 def _typed(request):
