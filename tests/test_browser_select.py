@@ -1,6 +1,6 @@
 """'Select all N matching' in real Chromium (issue 14, Add): from the search results to a matching
 scope's page with live counts, its preview, the typed confirmation and the run; then the
-database says exactly what went. The screenshots 40-41 are taken here (tests/screenshots.py)."""
+database says exactly what went. The screenshots 40-42 are taken here (tests/screenshots.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -74,7 +74,7 @@ def test_it_selects_all_matching_previews_and_deletes_exactly_them(page, live_se
     assert counts.locator('[data-count="messages"]').text_content() == "64"
     # Only the attachments: the counts follow the choice (htmx), then back.
     page.get_by_label("Delete only the attachments (keep the messages)").check()
-    counts.locator('[data-count="attachments"]').wait_for()
+    counts.get_by_text("Messages with attachments (they stay)").wait_for()
     assert counts.locator('[data-count="messages"]').text_content() == "1"
     page.get_by_label("Delete the messages for everyone").check()
     counts.locator('[data-count="reactions"]').wait_for()
@@ -83,6 +83,7 @@ def test_it_selects_all_matching_previews_and_deletes_exactly_them(page, live_se
     form = page.locator("#purge-matching")
     form.get_by_label("Reason").fill("Promo spam wave, reported by Alice")
     form.get_by_label("Ticket").fill("MOD-512")
+    shot(page, "42-select-all-matching-counts.png", full_page=False)
     form.get_by_role("button", name="Preview…").click()
     page.wait_for_url("**/purge/*/")
     purge = PurgeRequest.objects.get()
