@@ -214,12 +214,18 @@ def test_a_batch_narrowed_to_a_sender(client, world, moderator):
     assert sorted(i.preview["messages"] for i in purge.items.all()) == [30, 30]
 
 
-def test_a_batch_of_only_attachments(client, world, moderator):
+def test_a_batch_of_only_attachments(client, world, moderator, django_capture_on_commit_callbacks):
     client.force_login(moderator)
     data = {"conversations": f"{world.group.pk},{world.other.pk}", "what": "delete_attachments", "reason": "storage"}
     assert client.post(reverse("purge:conversations"), data).status_code == 302
     purge = PurgeRequest.objects.get()
     assert purge.effect == "delete_attachments" and purge.preview["attachments"] == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("purge:execute", args=[purge.pk]), {"confirmation": "2"})
+    page = client.get(reverse("jobs:detail", args=[purge.pk])).content.decode()
+    assert "Delete only the attachments" in page and "Attachments removed from" in page
+    assert "Attachments deleted (and their files)" in page
+    assert not Attachment.objects.exists() and Message.objects.count() == 63
 
 
 def test_senders_do_not_go_with_deleting_whole_conversations(client, world, moderator):

@@ -9,6 +9,7 @@ full page at that position.
 
 import json
 import re
+from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
@@ -219,8 +221,13 @@ def select_all_matching(request, form, results):
         return {"problem": exc.message}
     whole = not (results.next_cursor or form.cleaned_data["before"])
     total = len(results.messages) if whole else matching_count(scope, at_most=MATCHING_COUNTED)
-    params = [(name, request.GET[name]) for name in SEARCH_FILTERS if request.GET.get(name, "").strip()]
-    return {"total": total, "more": total > MATCHING_COUNTED, "url": reverse("purge:matching") + "?" + urlencode(params)}
+    url = reverse("purge:matching") + "?" + urlencode(search_filters(request.GET))
+    return {"total": total, "more": total > MATCHING_COUNTED, "url": url}
+
+
+def search_filters(data):
+    """The search's filters as [(name, value)], as typed (the page cursor left out)."""
+    return [(name, data[name]) for name in SEARCH_FILTERS if (data.get(name) or "").strip()]
 
 
 def _typed(request):
@@ -252,3 +259,22 @@ def highlight(messages, terms):
             last = match.end()
         pieces.append(escape(body[last:]))
         message.highlighted_body = mark_safe("".join(pieces).replace("\n", "<br>"))
+
+
+def search_url_for(scope):
+    """The search page showing what a matching scope holds (its days in the current time zone),
+    or None when the search cannot say it (more than one sender)."""
+    if len(scope.get("senders") or []) > 1:
+        return None
+    params = {"q": scope.get("text") or ""}
+    if scope.get("senders"):
+        params["sender"] = ChatUser.objects.filter(pk=scope["senders"][0]).values_list("external_id", flat=True).first()
+    if scope.get("conversation"):
+        params["conversation"] = Conversation.objects.filter(pk=scope["conversation"]).values_list("external_id", flat=True).first()
+    zone = timezone.get_current_timezone()
+    if scope.get("start"):
+        params["start"] = f"{datetime.fromisoformat(scope['start']).astimezone(zone):%Y-%m-%d}"
+    if scope.get("end"):
+        last = datetime.fromisoformat(scope["end"]).astimezone(zone) - timedelta(microseconds=1)
+        params["end"] = f"{last:%Y-%m-%d}"
+    return reverse("browse:search") + "?" + urlencode({k: v for k, v in params.items() if v})

@@ -13,15 +13,11 @@ they ask for an action their role never has (chatdata.permissions); refusals tha
 particular scope (support's cap on selected messages, a legal hold) come back next to the form.
 """
 
-from datetime import datetime, timedelta
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatdata.browse.bodies import shorten, with_short_bodies
@@ -33,19 +29,17 @@ from chatdata.purge import selection as selections
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
-from dashboard.forms import MessageSearchForm
 from dashboard.purge_forms import (
     BatchForm,
     ConversationForm,
-    MatchingForm,
     RangeForm,
     SelectionForm,
     UserForm,
 )
 from dashboard.purge_confirm import ConfirmForm
-from dashboard.purge_offers import ConversationOffer, matching_effects, may_batch_delete, may_erase
+from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.purge_panel import approval_note, count_rows, histogram
-from dashboard.views.browse import SEARCH_FILTERS, saved_selection
+from dashboard.views.browse import saved_selection, search_url_for
 from dashboard.views.oversight import client_ip
 
 State = PurgeRequest.State
@@ -237,68 +231,6 @@ def user(request, pk):
         if purge is not None:
             return _to_preview(request, purge)
     return render(request, "purge/user.html", {"section": "users", "chat_user": chat_user, "form": form})
-
-
-# --- what a search found ("Select all N matching") ---------------------------------------------------
-
-def search_filters(data):
-    """The search's filters as [(name, value)], as typed (the page cursor left out)."""
-    return [(name, data[name]) for name in SEARCH_FILTERS if (data.get(name) or "").strip()]
-
-
-@require_http_methods(["GET", "POST"])
-def matching(request):
-    """Every message a search finds, as one `matching` scope: the search page's "Select all N
-    matching" links here with its filters. GET shows the filters and live counts for the chosen
-    effect (htmx refreshes them when it changes); POST previews, like every other form."""
-    effects = matching_effects(request.user)
-    if not effects:
-        raise PermissionDenied("Only moderators and admins delete what a search finds.")
-    data = request.POST if request.method == "POST" else request.GET
-    if request.method == "GET" and not data.get("effect"):
-        data = data.copy()
-        data["effect"] = effects[0]  # the counts of the first effect offered, until another is chosen
-    search = MessageSearchForm(data)
-    form = MatchingForm(data, search=search, offered=effects, live=request.method == "GET")
-    panel = {}
-    if request.method == "POST":
-        purge = _preview(request, form)
-        if purge is not None:
-            return redirect("purge:request", purge.pk)
-    elif form.is_valid():
-        spec = form.spec()
-        if spec is not None:
-            panel = live_preview(request, spec)
-    if request.htmx and request.method == "GET":
-        return render(request, "purge/live_panel.html", {**panel, "form": form})
-    filters = search_filters(data)
-    return render(request, "purge/matching.html", {
-        "section": "search",
-        "form": form,
-        "search": search,
-        "filters": filters,
-        "search_url": reverse("browse:search") + ("?" + urlencode(filters) if filters else ""),
-        "panel": panel,
-    })
-
-
-def search_url_for(scope):
-    """The search page showing what a matching scope holds (its days in the current time zone),
-    or None when the search cannot say it (more than one sender)."""
-    if len(scope.get("senders") or []) > 1:
-        return None
-    params = {"q": scope.get("text") or ""}
-    if scope.get("senders"):
-        params["sender"] = ChatUser.objects.filter(pk=scope["senders"][0]).values_list("external_id", flat=True).first()
-    if scope.get("conversation"):
-        params["conversation"] = Conversation.objects.filter(pk=scope["conversation"]).values_list("external_id", flat=True).first()
-    zone = timezone.get_current_timezone()
-    if scope.get("start"):
-        params["start"] = f"{datetime.fromisoformat(scope['start']).astimezone(zone):%Y-%m-%d}"
-    if scope.get("end"):
-        last = datetime.fromisoformat(scope["end"]).astimezone(zone) - timedelta(microseconds=1)
-        params["end"] = f"{last:%Y-%m-%d}"
-    return reverse("browse:search") + "?" + urlencode({k: v for k, v in params.items() if v})
 
 
 # --- selections kept while they are made ------------------------------------------------------------
