@@ -6,7 +6,8 @@
 |            | member) on conversation-level scopes; delete_for_everyone of a      |                                   |
 |            | `messages` scope of at most PURGE_SUPPORT_MAX_MESSAGES ids          |                                   |
 | moderator  | every conversation-level deletion (messages, range, conversation,   | others' conversation-level        |
-|            | conversations; any effect)                                          | requests                          |
+|            | conversations, matching: what a search finds; any effect, only      | requests                          |
+|            | attachments included)                                               |                                   |
 | compliance | `user` scopes (erasure); legal holds; audit export                  | others' `user`-scope requests     |
 | auditor    | nothing (read only: browse, purge requests, audit log)             | nothing                           |
 | admin      | everything                                                         | everything but their own approval |

@@ -18,17 +18,20 @@ from django.utils import timezone
 from chatdata.models import Membership
 from chatdata.parsing import ASCII_SPACE, InvalidNumber, is_id, parse_id, shown
 from chatdata.purge.scopes import (
+    DELETE_ATTACHMENTS,
     DELETE_CONVERSATION,
     DELETE_FOR_EVERYONE,
     HIDE_FOR_USER,
     ConversationScope,
     ConversationsScope,
+    MatchingScope,
     MessagesScope,
     PurgeInvalid,
     PurgeSpec,
     RangeScope,
     UserScope,
 )
+from chatdata.purge.validation import senders_named
 
 # Up to this many members the member chooser is a <select>; beyond it, a text input for an id.
 MEMBER_CHOICES = 200
@@ -140,6 +143,28 @@ class PurgeForm(forms.Form):
         self.add_error(field, exc.message)
 
 
+class SendersField(forms.CharField):
+    """Some senders, by external id or name (as the search's sender field takes one), separated
+    by commas; empty for everyone. Cleans to chat user pks (chatdata.purge.validation.senders_named)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 2000)
+        kwargs.setdefault("label", "Only from (optional)")
+        kwargs.setdefault("help_text", "Senders' external ids or names, separated by commas; empty for everyone.")
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            return senders_named(part for part in text.split(",") if part.strip())
+        except PurgeInvalid as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+ATTACHMENTS_CHOICE = (DELETE_ATTACHMENTS, "Delete only the attachments (keep the messages)")
+
+
 class MemberMixin:
     """A member chooser: a <select> for small conversations, else a text input for the member's
     external id (or chat user id)."""
@@ -224,7 +249,11 @@ class RangeForm(MemberMixin, PurgeForm):
     bounds = _radio([("before", "Everything before a moment"), ("between", "Between two moments")], label="Messages", initial="before")
     start = LocalDateTimeField(label="From")
     end = LocalDateTimeField(label="Before")
-    effect = _radio([(DELETE_FOR_EVERYONE, "Delete for everyone"), (HIDE_FOR_USER, "Hide for one member")], label="Effect")
+    senders = SendersField()
+    effect = _radio(
+        [(DELETE_FOR_EVERYONE, "Delete for everyone"), (HIDE_FOR_USER, "Hide for one member"), ATTACHMENTS_CHOICE],
+        label="Effect",
+    )
     member = forms.CharField(label="Member", required=False, max_length=191)
 
     def __init__(self, *args, conversation, offer, **kwargs):
@@ -235,8 +264,8 @@ class RangeForm(MemberMixin, PurgeForm):
         self.fields["start"].help_text = "Included."
         self.fields["end"].label = f"Before ({zone})"
         self.fields["end"].help_text = "Not included: messages sent before this moment."
-        offered = [(value, label) for value, label in self.fields["effect"].choices
-                   if (offer.range_delete if value == DELETE_FOR_EVERYONE else offer.range_hide)]
+        allowed = {DELETE_FOR_EVERYONE: offer.range_delete, HIDE_FOR_USER: offer.range_hide, DELETE_ATTACHMENTS: offer.range_attachments}
+        offered = [(value, label) for value, label in self.fields["effect"].choices if allowed[value]]
         self.fields["effect"].widget.choices = offered
         self.initial.setdefault("effect", offered[0][0] if offered else "")
 
@@ -259,7 +288,8 @@ class RangeForm(MemberMixin, PurgeForm):
         member = self.member_for(data["effect"])
         if self.errors:
             return None
-        return PurgeSpec(RangeScope(self.conversation.pk, data["start"], data["end"]), data["effect"], member=member)
+        scope = RangeScope(self.conversation.pk, data["start"], data["end"], senders=data["senders"])
+        return PurgeSpec(scope, data["effect"], member=member)
 
 
 CLEAR_MEMBER, REMOVE_MEMBER, CLEAR_ALL, DELETE_ALL = "clear_member", "remove_member", "clear_all", "delete_all"
@@ -318,14 +348,59 @@ class BatchForm(PurgeForm):
 
     conversations = IdListField(noun="conversation")
     what = _radio(
-        [(DELETE_ALL, "Delete the conversations for everyone"), (CLEAR_ALL, "Delete all their messages for everyone (keep the conversations)")],
+        [
+            (DELETE_ALL, "Delete the conversations for everyone"),
+            (CLEAR_ALL, "Delete all their messages for everyone (keep the conversations)"),
+            ATTACHMENTS_CHOICE,
+        ],
         label="Action", initial=DELETE_ALL,
     )
+    senders = SendersField(help_text="Senders' external ids or names, separated by commas: only what they sent goes "
+                                     "(not with deleting whole conversations). Empty for everyone.")
+
+    EFFECTS = {DELETE_ALL: DELETE_CONVERSATION, CLEAR_ALL: DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS: DELETE_ATTACHMENTS}
 
     def build_spec(self):
         data = self.cleaned_data
-        effect = DELETE_CONVERSATION if data["what"] == DELETE_ALL else DELETE_FOR_EVERYONE
-        return PurgeSpec(ConversationsScope(tuple(data["conversations"])), effect)
+        scope = ConversationsScope(tuple(data["conversations"]), senders=data["senders"])
+        return PurgeSpec(scope, self.EFFECTS[data["what"]])
+
+
+class MatchingForm(PurgeForm):
+    """Every message a search finds ("Select all N matching"): the search's own filters (its
+    MessageSearchForm judges them, naming senders and conversations the same way), then what to
+    do with them: messages from many conversations are deleted for everyone, or only their
+    attachments are."""
+
+    action = "matching"
+    effect_field = "effect"
+
+    effect = _radio([(DELETE_FOR_EVERYONE, "Delete the messages for everyone"), ATTACHMENTS_CHOICE], label="Effect")
+
+    def __init__(self, data=None, *, search, offered=(DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS), **kwargs):
+        super().__init__(data, **kwargs)
+        self.search = search
+        self.fields["effect"].widget.choices = [(value, label) for value, label in self.fields["effect"].choices if value in offered]
+
+    def clean(self):
+        data = super().clean()
+        if not self.search.is_valid():
+            for errors in self.search.errors.values():
+                for error in errors:
+                    self.add_error(None, error)
+        return data
+
+    def build_spec(self):
+        if self.errors:
+            return None
+        return PurgeSpec(matching_scope(self.search), self.cleaned_data["effect"])
+
+
+def matching_scope(search):
+    """The matching scope of a valid MessageSearchForm: its filters, without its page cursor."""
+    query = search.to_query()
+    senders = [query.sender_id] if query.sender_id is not None else []
+    return MatchingScope(query.text, senders, query.conversation_id, query.start, query.end)
 
 
 class UserForm(PurgeForm):

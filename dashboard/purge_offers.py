@@ -14,11 +14,13 @@ from django.utils import timezone
 from chatdata.models import Conversation
 from chatdata.permissions import can_request
 from chatdata.purge.scopes import (
+    DELETE_ATTACHMENTS,
     DELETE_CONVERSATION,
     DELETE_FOR_EVERYONE,
     HIDE_FOR_USER,
     ConversationScope,
     ConversationsScope,
+    MatchingScope,
     MessagesScope,
     PurgeInvalid,
     PurgeSpec,
@@ -43,6 +45,7 @@ class ConversationOffer:
     delete_messages_limit: int | None  # support's cap on selected messages, None when uncapped
     range_hide: bool
     range_delete: bool
+    range_attachments: bool
     clear_member: bool
     remove_member: bool
     clear_all: bool
@@ -65,6 +68,7 @@ class ConversationOffer:
             delete_messages_limit=limit if delete_messages and not uncapped else None,
             range_hide=one_member and _may(user, range_scope, HIDE_FOR_USER, 1),
             range_delete=_may(user, range_scope, DELETE_FOR_EVERYONE),
+            range_attachments=_may(user, range_scope, DELETE_ATTACHMENTS),
             clear_member=one_member and _may(user, ConversationScope(pk), HIDE_FOR_USER, 1),
             remove_member=one_member and _may(user, ConversationScope(pk), DELETE_CONVERSATION, 1),
             clear_all=_may(user, ConversationScope(pk), DELETE_FOR_EVERYONE),
@@ -78,7 +82,7 @@ class ConversationOffer:
 
     @property
     def range(self):
-        return self.range_hide or self.range_delete
+        return self.range_hide or self.range_delete or self.range_attachments
 
     @property
     def whole(self):
@@ -91,6 +95,12 @@ class ConversationOffer:
 
 def may_batch_delete(user):
     return _may(user, ConversationsScope((1,)), DELETE_CONVERSATION)
+
+
+def matching_effects(user):
+    """The effects `user` may apply to what a search found ("Select all N matching"), in the
+    order the page offers them; empty when none."""
+    return tuple(effect for effect in (DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS) if _may(user, MatchingScope(text="x"), effect))
 
 
 def may_erase(user):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from chatdata.models import PurgeRequest
 from chatdata.purge.actions import cancel_refusal, resume_refusal
-from chatdata.purge.scopes import MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
+from chatdata.purge.scopes import MODE_ATTACHMENTS, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
 
 State = PurgeRequest.State
 
@@ -35,6 +35,12 @@ ROWS = {
         ("pending_deliveries", "Their pending deliveries removed"),
         ("conversations", "Conversations"),
         ("members_affected", "Members affected"),
+    ],
+    MODE_ATTACHMENTS: [
+        ("messages", "Messages with attachments (they stay)"),
+        ("attachments", "Attachments deleted (and their files)"),
+        ("conversations", "Conversations touched"),
+        ("members_affected", "Members notified"),
     ],
     MODE_CLEAR: [
         ("messages", "Messages the member stops seeing"),

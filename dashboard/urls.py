@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard.api import urlpatterns as api_urlpatterns
-from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, notices, purge, tokens
+from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, matching, notices, purge, tokens
 
 browse_patterns = (
     [
@@ -59,6 +59,7 @@ purge_patterns = (
         path("conversations/purge/", purge.conversations, name="conversations"),
         path("conversations/purge/selection/", purge.batch_selection, name="batch_selection"),
         path("users/<int:pk>/purge/", purge.user, name="user"),
+        path("search/purge/", matching.matching, name="matching"),
         path("purge/<int:pk>/", purge.purge_request, name="request"),
         path("purge/<int:pk>/execute/", purge.execute, name="execute"),
     ],

@@ -82,6 +82,7 @@ STATE_CHANGING = {
     "holds/new/", "holds/<int:pk>/release/",
     "jobs/<int:pk>/cancel/", "jobs/<int:pk>/resume/",
     "conversations/<int:pk>/purge/", "conversations/purge/", "users/<int:pk>/purge/", "purge/<int:pk>/execute/",
+    "search/purge/",
     "audit/export.csv", "audit/export.jsonl",
     "erasures/new/", "erasures/<int:pk>/approve/", "erasures/<int:pk>/reject/", "erasures/<int:pk>/cancel/",
     "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/", "erasures/<int:pk>/outside-holds/",
@@ -282,6 +283,12 @@ def test_previewing_a_batch_of_conversations(signed_in, world):
     data = {"conversations": [world.group.pk, world.other.pk], "what": "delete_all", "reason": "spam"}
     refused_once(lambda: _expect_status(signed_in[world.sam].post("/conversations/purge/", data), 403))
     succeeded(lambda: _expect_status(signed_in[world.mona].post("/conversations/purge/", data), 302), "purge.preview")
+
+
+def test_previewing_what_a_search_found(signed_in, world):
+    data = {"q": "message", "effect": "delete_for_everyone", "reason": "spam"}
+    refused_once(lambda: _expect_status(signed_in[world.sam].post("/search/purge/", data), 403), "request.refused")
+    succeeded(lambda: _expect_status(signed_in[world.mona].post("/search/purge/", data), 302), "purge.preview")
 
 
 def test_previewing_a_user_erasure(signed_in, world):

@@ -34,7 +34,10 @@ STRICT = {
     "frame-ancestors": "'none'",
     "form-action": "'self'",
 }
-NOT_HTML = {"browse:attachment", "audit:export_csv", "audit:export_jsonl", "erasure:export", "erasure:certificate_json"}
+NOT_HTML = {
+    "browse:attachment", "audit:export_csv", "audit:export_jsonl", "erasure:export", "erasure:certificate_json",
+    "purge:selection", "purge:batch_selection",  # JSON for chatsweep.js
+}
 
 
 def directives(response):

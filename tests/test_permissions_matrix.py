@@ -143,6 +143,10 @@ MATRIX = [
         ok_status=200, state=lambda w, c: list(Selection.objects.values_list("staff_id", "ids"))),
     Row("purge:batch_selection", POST, "NYNNYNL", data=lambda w: {"add": str(w.other.pk)},
         ok_status=200, state=lambda w, c: list(Selection.objects.values_list("staff_id", "ids"))),
+    # "Select all N matching" from the search page: whoever may delete conversation content for everyone
+    Row("purge:matching", GET, "NYNNYNL", label="(form with live counts)", query="?q=message"),
+    Row("purge:matching", POST, "NYNNYNL", data=lambda w: {"q": "message", "effect": "delete_for_everyone", "reason": "spam"},
+        state=lambda w, c: PurgeRequest.objects.count()),
     Row("purge:user", GET, "NNYNYNL", args=lambda w: [w.bob.pk], label="(form)"),
     Row("purge:user", POST, "NNYNYNL", args=lambda w: [w.bob.pk], data=lambda w: {"span": "all", "reason": "GDPR"},
         state=lambda w, c: PurgeRequest.objects.count()),

@@ -121,17 +121,26 @@ def draw_spec(data, users, conversations):
     pick_conv = st.sampled_from(busy) | st.sampled_from([c.pk for c in conversations])
     message_pks = list(Message.objects.filter(conversation_id__in=busy).values_list("id", flat=True))
     kind = data.draw(st.sampled_from([k for k in SCOPE_KINDS if message_pks or k != "messages"]), "kind")
+    # Range, batch and matching scopes may be narrowed to what some users sent.
+    user_pks = [u.pk for u in users]
+    senders = data.draw(st.sampled_from([[]] * 2 + [None]) | st.lists(st.sampled_from(user_pks), max_size=2, unique=True), "senders")
+    narrowed = {"senders": senders} if senders else {}
     if kind == "messages":
         ids = data.draw(st.lists(st.sampled_from(message_pks), min_size=1, max_size=5))
         home = Message.objects.get(pk=ids[0]).conversation_id
         scope = {"ids": ids, "conversation": data.draw(st.sampled_from([None, home]) | pick_conv)}
     elif kind == "range":
         start, end = draw_bounds(data)
-        scope = {"conversation": data.draw(pick_conv), "start": start, "end": end}
+        scope = {"conversation": data.draw(pick_conv), "start": start, "end": end, **narrowed}
     elif kind == "conversation":
         scope = {"conversation": data.draw(pick_conv)}
     elif kind == "conversations":
-        scope = {"conversations": data.draw(st.lists(pick_conv, min_size=1, max_size=3, unique=True))}
+        scope = {"conversations": data.draw(st.lists(pick_conv, min_size=1, max_size=3, unique=True)), **narrowed}
+    elif kind == "matching":
+        # Bodies are "body <n>" (build): words that match all, some or none, or none at all.
+        start, end = data.draw(st.sampled_from([(None, None), draw_bounds(data)]), "window")
+        scope = {"text": data.draw(st.sampled_from(MATCHING_TEXTS), "text"), "senders": senders or [],
+                 "conversation": data.draw(st.none() | pick_conv, "conversation"), "start": start, "end": end}
     else:
         senders = list(Message.objects.filter(conversation_id__in=busy).values_list("sender_id", flat=True))
         start, end = draw_bounds(data)
@@ -164,6 +173,16 @@ class Expected:
     changes_something: bool = False
 
 
+MATCHING_TEXTS = ["", "body", "1", "body 0", "body -0", "nothing"]
+
+
+def matches_words(body, text):
+    """A full-text (websearch) match of the words of `text` in `body`, whole words, `-word` excluded."""
+    words = set((body or "").lower().split())
+    terms = text.lower().split()
+    return all((t[1:] not in words) if t.startswith("-") else (t in words) for t in terms)
+
+
 def in_window(moment, start, end):
     return (start is None or moment >= start) and (end is None or moment < end)
 
@@ -183,7 +202,10 @@ def expect(before, spec, hwm):
     # ranges with a start, one membership row for the rest.
     destroys = member is None
     removes_conversations = destroys and spec.effect == "delete_conversation"
-    hide_rows = spec.effect == "hide_for_user" and (kind == "messages" or (kind == "range" and scope.start is not None))
+    only_attachments = spec.effect == "delete_attachments"
+    senders = getattr(scope, "senders", ())
+    hide_rows = spec.effect == "hide_for_user" and (
+        kind == "messages" or (kind == "range" and scope.start is not None) or bool(senders))
     holds = [h for h in before["chatdata_legalhold"].values() if h["released_at"] is None]
     membership = {(m["conversation_id"], m["user_id"]): pk for pk, m in members.items()}
 
@@ -199,9 +221,16 @@ def expect(before, spec, hwm):
             ok = m["conversation_id"] == scope.conversation
         elif kind == "conversations":
             ok = m["conversation_id"] in scope.conversations
+        elif kind == "matching":
+            ok = in_window(m["sent_at"], scope.start, scope.end) and matches_words(m["body"], scope.text)
+            ok = ok and scope.conversation in (None, m["conversation_id"])
         else:
             ok = m["sender_id"] == scope.user and in_window(m["sent_at"], scope.start, scope.end)
             ok = ok and (not scope.conversations or m["conversation_id"] in scope.conversations)
+        if senders and m["sender_id"] not in senders:
+            return False
+        if only_attachments and not any(a["message_id"] == m["id"] for a in before["chatdata_attachment"].values()):
+            return False
         return ok and m["id"] <= hwm
 
     def held(m):
@@ -222,6 +251,8 @@ def expect(before, spec, hwm):
         involved = set(scope.conversations)
     else:
         involved = set()
+    if kind == "matching" and scope.conversation is not None and scope.conversation not in convs:
+        return Expected(invalid=True)
     units = sorted(involved)
     if member is not None:
         refused = {c for c in involved if convs[c]["kind"] == "room" or (c, member) not in membership}
@@ -242,7 +273,14 @@ def expect(before, spec, hwm):
             ex.changed.setdefault(table, {}).setdefault(pk, {})[column] = (old, new)
 
     children = ["chatdata_reaction", "chatdata_messagehide", "chatdata_pendingdelivery", "chatdata_attachment"]
-    if destroys:
+    if only_attachments:  # the attachments of the messages in scope go; the messages stay
+        stripped = {pk for pk, m in msgs.items() if in_scope(m) and not held(m)}
+        ex.processed = stripped
+        ex.changes_something = bool(stripped)
+        remove("chatdata_attachment", {pk for pk, a in before["chatdata_attachment"].items() if a["message_id"] in stripped})
+        for c in sorted({msgs[pk]["conversation_id"] for pk in stripped}):
+            ex.events |= {(u, c, "attachments_deleted") for u in members_of(c)}
+    elif destroys:
         gone = {pk for pk, m in msgs.items() if in_scope(m) and not held(m)}
         if any(in_scope(m) and held(m) for m in msgs.values()):
             event("legal holds keep messages in scope")
@@ -408,7 +446,7 @@ def check(request, expected, before, after, hwm, media_root):
     for sync_event in events:
         assert sync_event["payload"]["purge_request"] == request.pk
         assert sync_event["payload"]["up_to_id"] == hwm
-        if request.scope_kind == "messages":
+        if request.scope_kind in ("messages", "matching"):
             mine = {before["chatdata_message"][pk]["external_id"] for pk in expected.processed
                     if before["chatdata_message"][pk]["conversation_id"] == sync_event["conversation_pk"]}
             assert set(sync_event["payload"]["message_ids"]) == mine

@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorExact
 from django.db import connection
-from django.db.models import BooleanField, Max
+from django.db.models import BooleanField, Max, Q
 from django.db.models.expressions import RawSQL
 
 from chatdata.browse.bodies import shorten, with_short_bodies
@@ -77,6 +77,43 @@ def query_terms(text: str) -> list[str]:
     return sorted(terms, key=lambda word: (-len(word), word))
 
 
+def text_method(text: str, *, narrowed: bool) -> str:
+    """How words are matched (the module docstring): what a search runs, and a purge of what it found."""
+    if not text.strip():
+        return FILTER
+    if connection.vendor != "postgresql":
+        return CONTAINS
+    if has_cjk(text):
+        return SUBSTRING if narrowed else PREFIX
+    return FULLTEXT
+
+
+def text_search_query(text: str, method: str):
+    """The SearchQuery of a FULLTEXT or PREFIX search, or None when the words make none."""
+    if method == PREFIX:
+        tsquery = prefix_tsquery(text)
+        return SearchQuery(tsquery, config="simple", search_type="raw") if tsquery else None
+    return SearchQuery(text, config="simple", search_type="websearch")
+
+
+def matching_text_q(text: str, *, narrowed: bool) -> Q:
+    """Q on Message for every message whose body matches `text` as a search matches it, without
+    the page's bounds: the predicate of a `matching` purge scope (chatdata.purge.predicates). The
+    full-text condition is the GIN index's own expression (body_vector); the substring scan of
+    CJK words inside a sender or conversation is here unbounded (a purge reads every message in
+    scope, in keyset batches, where a results page stops at SCAN_WINDOW)."""
+    method = text_method(text, narrowed=narrowed)
+    if method == FILTER:
+        return Q()
+    if method in (FULLTEXT, PREFIX):
+        search = text_search_query(text, method)
+        return Q(SearchVectorExact(body_vector(), search)) if search is not None else Q(pk__in=[])
+    q = Q()
+    for word in text.split():
+        q &= Q(body__icontains=word)
+    return q
+
+
 @dataclass(frozen=True)
 class MessageQuery:
     text: str = ""
@@ -91,13 +128,7 @@ class MessageQuery:
         return self.sender_id is not None or self.conversation_id is not None
 
     def method(self) -> str:
-        if not self.text.strip():
-            return FILTER
-        if connection.vendor != "postgresql":
-            return CONTAINS
-        if has_cjk(self.text):
-            return SUBSTRING if self.narrowed else PREFIX
-        return FULLTEXT
+        return text_method(self.text, narrowed=self.narrowed)
 
     def scope(self):
         """Messages within the filters (sender, conversation, dates, cursor), words aside."""
@@ -131,13 +162,9 @@ def search_messages(query: MessageQuery, *, limit: int = SEARCH_PAGE, scan_windo
         return _bounded_substring(query, limit, scan_window)
     rows = query.scope()
     if method in (FULLTEXT, PREFIX):
-        if method == PREFIX:
-            tsquery = prefix_tsquery(query.text)
-            if not tsquery:
-                return SearchResults([], None, method)
-            search = SearchQuery(tsquery, config="simple", search_type="raw")
-        else:
-            search = SearchQuery(query.text, config="simple", search_type="websearch")
+        search = text_search_query(query.text, method)
+        if search is None:
+            return SearchResults([], None, method)
         matching = Message.objects.alias(document=body_vector()).filter(document=search)
         rows = rows.alias(document=body_vector()).filter(document=search)
         return _results(_newest_matches(query, rows, matching, limit), limit, method)

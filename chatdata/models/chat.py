@@ -167,6 +167,7 @@ class SyncEvent(models.Model):
         CONVERSATION_HIDDEN = "conversation_hidden", "Conversation removed for this user"
         CONVERSATION_DELETED = "conversation_deleted", "Conversation deleted for everyone"
         MEMBER_ERASED = "member_erased", "A member was erased: drop their reactions and membership"
+        ATTACHMENTS_DELETED = "attachments_deleted", "Attachments deleted for everyone (the messages stay)"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(ChatUser, on_delete=models.DO_NOTHING, related_name="sync_events", db_index=False)

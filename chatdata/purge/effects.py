@@ -260,6 +260,15 @@ def delete_messages(ids, *, request_pk, now):
     return counts, [tuple(row) for row in outbox], deleted
 
 
+def delete_attachments(ids, *, request_pk, now):
+    """Only the attachments of messages `ids` (delete_attachments): their rows deleted, their
+    file paths to the outbox in the same statement; the messages and their other children stay.
+    Returns (counts, outbox entries)."""
+    with batch_cursor() as cursor:
+        outbox = _attachments_to_outbox(cursor, *ids_match("message_id", ids), request_pk=request_pk, now=now)
+    return {"messages": len(ids), "attachments": len(outbox)}, [tuple(row) for row in outbox]
+
+
 def _attachments_to_outbox(cursor, match, params, *, request_pk, now):
     """Delete the attachments matching `match`, their file paths going to the outbox in the same
     statement (PostgreSQL) or transaction; returns the outbox rows (id, path)."""
@@ -350,11 +359,15 @@ def refresh_latest_in_unit(spec, conversation_pk, after_id):
     conversation's latest message, without walking the index entries the run has killed: near
     the end of a big purge a plain MAX(sent_at) steps over a million dead entries (seconds,
     inside a batch transaction). What is left of the conversation lies outside the range, under
-    a legal hold (active or since released: what it kept is still there), or above `after_id`
+    a legal hold (active or since released: what it kept is still there), sent by someone the
+    scope is not narrowed to, or above `after_id`
     (the rest of the scope, and whatever arrived after the preview); each region is searched on
     its own, starting where live rows are."""
     messages = Message.objects.filter(conversation_id=conversation_pk)
     regions = []
+    if spec.senders:
+        # Narrowed to some senders: everyone else's messages stay, wherever they are.
+        regions.append(messages.exclude(sender_id__in=spec.senders))
     if spec.kind == RANGE:
         if spec.scope.end is not None:
             regions.append(messages.filter(sent_at__gte=spec.scope.end))

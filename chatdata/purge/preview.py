@@ -14,6 +14,9 @@ What the counts mean, per effect:
   = new MessageHide rows, `pending_deliveries` = the member's queued deliveries of them (removed).
 - clear (whole history, open-start range, delete_conversation for one member): `messages` = messages
   the member stops seeing (sent before the new `cleared_before`, not before the old one).
+- attachments (delete_attachments): `messages` = messages in scope with an attachment (they stay),
+  `attachments` = attachment rows removed with their files; `conversations` and `members_affected`
+  as for a delete.
 `excluded_by_hold` counts messages in scope that legal holds keep (destructive effects only).
 """
 
@@ -41,6 +44,7 @@ from chatdata.purge.scopes import (
     CONVERSATIONS,
     DELETE_CONVERSATION,
     HIDE_FOR_USER,
+    MODE_ATTACHMENTS,
     MODE_CLEAR,
     MODE_DELETE,
     MODE_HIDE_ROWS,
@@ -154,6 +158,17 @@ def _delete_counts(spec, hwm, holds):
     return counts
 
 
+def _attachment_counts(spec, hwm, holds):
+    msgs = scope_messages(spec, hwm=hwm, holds=holds)  # the messages with an attachment
+    touched = msgs.values("conversation_id")
+    return {
+        "messages": msgs.count(),
+        "attachments": Attachment.objects.filter(message_id__in=msgs.values("id")).count(),
+        "conversations": touched.distinct().count(),
+        "members_affected": Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct().count(),
+    }
+
+
 def _kept_conversations(spec, pks, hwm, holds):
     """Conversations a delete-for-everyone must keep: under an active conversation hold, or
     still holding messages a hold keeps."""
@@ -239,6 +254,8 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     sample_qs = scope_messages(spec, hwm=hwm, holds=holds)
     if mode == MODE_DELETE:
         preview.update(_delete_counts(spec, hwm, holds))
+    elif mode == MODE_ATTACHMENTS:
+        preview.update(_attachment_counts(spec, hwm, holds))
     elif mode == MODE_HIDE_ROWS:
         preview.update(_hide_counts(spec, hwm))
     elif spec.kind == CONVERSATIONS:
@@ -255,7 +272,7 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
         if bound is not None:
             sample_qs = newly_hidden(pk, old, bound)
     preview["excluded_by_hold"], preview["holds"] = 0, []
-    if mode == MODE_DELETE:
+    if spec.destroys:
         held_qs = scope_messages(spec, hwm=hwm, holds=holds, held=True)
         preview["excluded_by_hold"] = held_qs.count()
         for hold in holds:
@@ -284,6 +301,8 @@ def changes_nothing(spec, preview):
     mode = preview["mode"]
     if mode == MODE_DELETE:
         return preview["messages"] == 0 and not (spec.removes_conversations and preview["conversations"])
+    if mode == MODE_ATTACHMENTS:
+        return preview["attachments"] == 0
     if mode == MODE_HIDE_ROWS:
         return preview["hides"] == 0 and preview["pending_deliveries"] == 0
     hides_conversation = spec.effect == DELETE_CONVERSATION and preview["conversations"] > 0

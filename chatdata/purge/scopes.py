@@ -16,6 +16,13 @@ Scopes (`kind`):
 - `conversations` {conversations}: several conversations, each handled on its own (a PurgeItem each).
 - `user` {user, start?, end?, conversations?}: what one end user sent (an erasure), optionally
   narrowed by time and conversations.
+- `matching` {text?, senders?, conversation?, start?, end?}: what a message search finds ("select
+  all N matching" on the search page): the words matched as chatdata.browse.search matches them,
+  by any of the senders, in the conversation, `start <= sent_at < end`. It needs words, a sender
+  or a conversation (like the search): it never means "every message".
+
+`range` and `conversations` take an optional `senders` list: only what those chat users sent in
+the range (or in each conversation) is in scope. It is left out of the JSON when empty.
 
 Effects, and which scopes take them:
 - `hide_for_user` + member: messages, range, conversation, conversations. Id lists and ranges with a
@@ -26,7 +33,14 @@ Effects, and which scopes take them:
 - `delete_for_everyone`: every scope; the only effect a `user` scope takes.
 - `delete_conversation`: conversation, conversations. With a member, the conversation is hidden
   from that member's list (`clear_history` also clears their history); without one it is removed
-  for everyone with its memberships and messages.
+  for everyone with its memberships and messages. Not with senders (it takes whole conversations).
+- `delete_attachments` ("only attachments", Rocket.Chat's "files only" prune): range, conversation,
+  conversations, matching. The attachment rows and their files go, for everyone; the messages
+  stay. Its scope is the messages in scope that have an attachment (what `messages` counts).
+- A `matching` scope takes delete_for_everyone or delete_attachments: its messages come from many
+  conversations, so a one-member effect or removing conversations does not apply.
+With senders, hide_for_user (on a range only) writes MessageHide rows: a member's cleared_before
+would hide everyone's messages.
 
 Structural problems raise `PurgeInvalid` here, with no database access; problems that need the
 database (unknown ids, rooms, membership) are checked by `chatdata.purge.validation`.
@@ -39,27 +53,32 @@ from typing import ClassVar
 
 from django.conf import settings
 
-from chatdata.parsing import InvalidNumber, parse_id
+from chatdata.parsing import InvalidNumber, InvalidText, check_text, parse_id
 
 MESSAGES = "messages"
 RANGE = "range"
 CONVERSATION = "conversation"
 CONVERSATIONS = "conversations"
 USER = "user"
-SCOPE_KINDS = (MESSAGES, RANGE, CONVERSATION, CONVERSATIONS, USER)
+MATCHING = "matching"
+SCOPE_KINDS = (MESSAGES, RANGE, CONVERSATION, CONVERSATIONS, USER, MATCHING)
 
 HIDE_FOR_USER = "hide_for_user"
 DELETE_FOR_EVERYONE = "delete_for_everyone"
 DELETE_CONVERSATION = "delete_conversation"
-EFFECTS = (HIDE_FOR_USER, DELETE_FOR_EVERYONE, DELETE_CONVERSATION)
+DELETE_ATTACHMENTS = "delete_attachments"
+EFFECTS = (HIDE_FOR_USER, DELETE_FOR_EVERYONE, DELETE_CONVERSATION, DELETE_ATTACHMENTS)
 
 EFFECTS_BY_SCOPE = {
     MESSAGES: (HIDE_FOR_USER, DELETE_FOR_EVERYONE),
-    RANGE: (HIDE_FOR_USER, DELETE_FOR_EVERYONE),
+    RANGE: (HIDE_FOR_USER, DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS),
     CONVERSATION: EFFECTS,
     CONVERSATIONS: EFFECTS,
     USER: (DELETE_FOR_EVERYONE,),
+    MATCHING: (DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS),
 }
+# The most characters of words a matching scope takes (the search form's limit).
+MATCHING_TEXT_LIMIT = 200
 
 
 class PurgeInvalid(Exception):
@@ -90,6 +109,17 @@ def _pks(values, field):
             unique.append(pk)
     check_id_count(len(unique), field)
     return tuple(unique)
+
+
+def _senders(values):
+    """Chat user pks narrowing a scope to what they sent; () for everyone."""
+    return _pks(values or (), "senders")
+
+
+def _with_senders(data, senders):
+    if senders:
+        data["senders"] = list(senders)
+    return data
 
 
 def check_id_count(count, field):
@@ -149,12 +179,14 @@ class RangeScope:
     conversation: int
     start: datetime | None = None
     end: datetime | None = None
+    senders: tuple = ()
     kind: ClassVar[str] = RANGE
 
     def __post_init__(self):
         object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
         object.__setattr__(self, "start", parse_moment(self.start, "start"))
         object.__setattr__(self, "end", parse_moment(self.end, "end"))
+        object.__setattr__(self, "senders", _senders(self.senders))
         if self.start is None and self.end is None:
             raise PurgeInvalid(
                 "The range is empty: give a start, an end or both (for the whole history use the conversation scope).",
@@ -163,7 +195,8 @@ class RangeScope:
         check_bounds(self.start, self.end)
 
     def to_dict(self):
-        return {"kind": self.kind, "conversation": self.conversation, "start": _iso(self.start), "end": _iso(self.end)}
+        data = {"kind": self.kind, "conversation": self.conversation, "start": _iso(self.start), "end": _iso(self.end)}
+        return _with_senders(data, self.senders)
 
 
 @dataclass(frozen=True)
@@ -181,15 +214,17 @@ class ConversationScope:
 @dataclass(frozen=True)
 class ConversationsScope:
     conversations: tuple
+    senders: tuple = ()
     kind: ClassVar[str] = CONVERSATIONS
 
     def __post_init__(self):
         object.__setattr__(self, "conversations", _pks(self.conversations, "conversations"))
         if not self.conversations:
             raise PurgeInvalid("The scope is empty: choose at least one conversation.", "conversations")
+        object.__setattr__(self, "senders", _senders(self.senders))
 
     def to_dict(self):
-        return {"kind": self.kind, "conversations": list(self.conversations)}
+        return _with_senders({"kind": self.kind, "conversations": list(self.conversations)}, self.senders)
 
 
 @dataclass(frozen=True)
@@ -217,12 +252,75 @@ class UserScope:
         }
 
 
-SCOPE_CLASSES = {cls.kind: cls for cls in (MessagesScope, RangeScope, ConversationScope, ConversationsScope, UserScope)}
+def _finds_a_word(text):
+    """Whether the words ask for something (a word not excluded by a leading minus, nor `or`)."""
+    return any(word.strip('"').lstrip("-") and not word.startswith("-") and word.lower() != "or" for word in text.split())
+
+
+@dataclass(frozen=True)
+class MatchingScope:
+    """What a search finds: its words, senders, conversation and time window (module docstring)."""
+
+    text: str = ""
+    senders: tuple = ()
+    conversation: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    kind: ClassVar[str] = MATCHING
+
+    def __post_init__(self):
+        text = "" if self.text is None else self.text
+        if not isinstance(text, str):
+            raise PurgeInvalid("text must be the words to match, as a string.", "text")
+        try:
+            text = check_text(text.strip(), "text")
+        except InvalidText as exc:
+            raise PurgeInvalid(exc.message, "text") from None
+        if len(text) > MATCHING_TEXT_LIMIT:
+            raise PurgeInvalid(f"The words to match are longer than {MATCHING_TEXT_LIMIT} characters.", "text")
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "senders", _senders(self.senders))
+        if self.conversation is not None:
+            object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
+        object.__setattr__(self, "start", parse_moment(self.start, "start"))
+        object.__setattr__(self, "end", parse_moment(self.end, "end"))
+        check_bounds(self.start, self.end)
+        if not (self.text or self.senders or self.conversation is not None):
+            raise PurgeInvalid(
+                "A matching scope needs words, a sender or a conversation, as a search does: it never means every message.",
+                "text",
+            )
+        if self.text and not self.narrowed and not _finds_a_word(self.text):
+            raise PurgeInvalid(
+                "Words that only exclude (-word) match nearly every message: add a word to find, a sender or a conversation.",
+                "text",
+            )
+
+    @property
+    def narrowed(self):
+        """As chatdata.browse.search.MessageQuery.narrowed: some CJK words match differently."""
+        return bool(self.senders) or self.conversation is not None
+
+    def to_dict(self):
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "senders": list(self.senders),
+            "conversation": self.conversation,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+        }
+
+
+SCOPE_CLASSES = {
+    cls.kind: cls for cls in (MessagesScope, RangeScope, ConversationScope, ConversationsScope, UserScope, MatchingScope)
+}
 
 # How the effect is carried out; decides batching, counts and sync events.
 MODE_DELETE = "delete"  # rows removed in batches
 MODE_HIDE_ROWS = "hide_rows"  # MessageHide rows written in batches
 MODE_CLEAR = "clear"  # one Membership row per conversation changes
+MODE_ATTACHMENTS = "attachments"  # attachment rows (and files) removed in batches; messages stay
 
 
 @dataclass(frozen=True)
@@ -245,8 +343,19 @@ class PurgeSpec:
             object.__setattr__(self, "member", _pk(self.member, "member"))
         if self.effect == HIDE_FOR_USER and self.member is None:
             raise PurgeInvalid("hide_for_user needs a member: the one who will no longer see the messages.", "member")
-        if self.effect == DELETE_FOR_EVERYONE and self.member is not None:
-            raise PurgeInvalid("delete_for_everyone affects every member; it takes no member.", "member")
+        if self.effect in (DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS) and self.member is not None:
+            raise PurgeInvalid(f"{self.effect} affects every member; it takes no member.", "member")
+        if self.senders and self.effect == DELETE_CONVERSATION:
+            raise PurgeInvalid(
+                "Senders narrow which messages go, but delete_conversation takes whole conversations: "
+                "delete their messages for everyone (or only the attachments) instead.",
+                "senders",
+            )
+        if self.senders and self.one_member and self.kind != RANGE:
+            raise PurgeInvalid(
+                "Hiding for one member can be narrowed to some senders in a time range of one conversation only.",
+                "senders",
+            )
         if not isinstance(self.clear_history, bool):
             raise PurgeInvalid("clear_history must be true or false.", "clear_history")
         if self.clear_history and not (self.effect == DELETE_CONVERSATION and self.member is not None):
@@ -255,6 +364,11 @@ class PurgeSpec:
     @property
     def kind(self):
         return self.scope.kind
+
+    @property
+    def senders(self):
+        """The chat users a scope is narrowed to (what they sent), () for everyone."""
+        return getattr(self.scope, "senders", ())
 
     @property
     def one_member(self):
@@ -268,10 +382,12 @@ class PurgeSpec:
 
     @property
     def mode(self):
+        if self.effect == DELETE_ATTACHMENTS:
+            return MODE_ATTACHMENTS
         if self.destroys:
             return MODE_DELETE
         if self.effect == HIDE_FOR_USER and (
-            self.kind == MESSAGES or (self.kind == RANGE and self.scope.start is not None)
+            self.kind == MESSAGES or (self.kind == RANGE and self.scope.start is not None) or self.senders
         ):
             return MODE_HIDE_ROWS
         return MODE_CLEAR

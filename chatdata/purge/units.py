@@ -20,8 +20,8 @@ from chatdata.models import Conversation, Message, PurgeItem, SyncEvent
 from chatdata.purge import effects
 from chatdata.purge.predicates import holds_for, scope_messages
 from chatdata.purge.preview import COUNT_KEYS, frozen_bound, unit_conversation, zero_counts
-from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
-from chatdata.purge.sync import event_for_unit
+from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_ATTACHMENTS, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
+from chatdata.purge.sync import event_for_unit, lists_ids
 
 Status = PurgeItem.Status
 
@@ -110,8 +110,8 @@ class UnitRun:
         """The next rows (at most `size`, and never more than `allowed`), the new cursor, and
         whether the unit is exhausted."""
         hwm = self.request.high_water_mark
-        # External ids only where the sync events list them (an id list).
-        fields = ("id", "conversation_id", "external_id") if self.spec.kind == MESSAGES else ("id", "conversation_id")
+        # External ids only where the sync events list them (an id list, what a search matched).
+        fields = ("id", "conversation_id", "external_id") if lists_ids(self.spec) else ("id", "conversation_id")
         holds = self.holds
         if self.spec.kind == MESSAGES:
             # The ids are known: walk them in order instead of scanning the table.
@@ -139,11 +139,15 @@ class UnitRun:
             self._refresh_latest(deleted, cursor)
             self.remover.hold_after_commit(outbox)
             touched = set(deleted)
+        elif mode == MODE_ATTACHMENTS:
+            counts, outbox = effects.delete_attachments(ids, request_pk=self.request.pk, now=self.now)
+            self.remover.hold_after_commit(outbox)
+            touched = {row[1] for row in rows}
         else:
             counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
             touched = {row[1] for row in rows}
         self.state["touched"] = sorted(set(self.state["touched"]) | touched)
-        if self.spec.kind == MESSAGES:
+        if lists_ids(self.spec):
             for pk, conversation, external_id in rows:
                 self.state["ids"].setdefault(str(conversation), []).append(external_id)
         self._count(counts)
@@ -169,11 +173,14 @@ class UnitRun:
         if mode == MODE_DELETE and self.spec.removes_conversations:
             self._finish_conversation_removal()
             return
-        kind = SyncEvent.Kind.MESSAGES_DELETED if mode == MODE_DELETE else SyncEvent.Kind.MESSAGES_HIDDEN
+        kind = {
+            MODE_DELETE: SyncEvent.Kind.MESSAGES_DELETED,
+            MODE_ATTACHMENTS: SyncEvent.Kind.ATTACHMENTS_DELETED,
+        }.get(mode, SyncEvent.Kind.MESSAGES_HIDDEN)
         member = self.spec.member if mode == MODE_HIDE_ROWS else None
         self._notify(touched, kind, member=member)
         self._count({"conversations": len(touched)})
-        kept = self._kept_by_holds() if mode == MODE_DELETE and self.item is not None else 0
+        kept = self._kept_by_holds() if self.spec.destroys and self.item is not None else 0
         if kept:
             self._set_item(Status.HELD, f"{kept} messages kept under legal hold.")
         else:

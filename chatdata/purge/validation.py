@@ -10,10 +10,12 @@ deleteConversationList); only when every one is refused is the whole spec invali
 
 from dataclasses import dataclass, field
 
+from chatdata.browse.naming import UnknownName, find_user
 from chatdata.models import ChatUser, Conversation, Membership, Message
 from chatdata.purge.scopes import (
     CONVERSATION,
     CONVERSATIONS,
+    MATCHING,
     MESSAGES,
     RANGE,
     USER,
@@ -39,6 +41,7 @@ class Resolved:
     user: ChatUser | None = None
     member: ChatUser | None = None
     refused: dict = field(default_factory=dict)  # conversation pk -> reason (conversations scope)
+    senders: list = field(default_factory=list)  # ChatUsers a scope is narrowed to
     target: str = ""
 
 
@@ -49,6 +52,30 @@ def _conversations(pks, field_name):
         noun = "conversation" if len(missing) == 1 else "conversations"
         raise PurgeInvalid(f"No {noun} with id {few(missing)}.", field_name)
     return found
+
+
+def _senders(pks):
+    found = {u.pk: u for u in ChatUser.objects.filter(pk__in=pks).only("id", "external_id", "display_name")}
+    missing = [pk for pk in pks if pk not in found]
+    if missing:
+        raise PurgeInvalid(f"No chat user with id {few(missing)} (senders).", "senders")
+    return [found[pk] for pk in pks]
+
+
+def senders_named(names):
+    """Chat user pks for what a person typed to name senders: external ids or names, as the
+    search's sender field takes them (chatdata.browse.naming). PurgeInvalid names what is unknown
+    or ambiguous; empty entries are skipped."""
+    pks = []
+    for name in names:
+        try:
+            user = find_user(name)
+        except UnknownName as exc:
+            raise PurgeInvalid(str(exc), "senders") from None
+        if user is not None and user.pk not in pks:
+            pks.append(user.pk)
+    check_id_count(len(pks), "senders")
+    return pks
 
 
 def _one_way_problems(spec, conversations):
@@ -114,6 +141,10 @@ def check_spec(spec):
             raise PurgeInvalid(f"No chat user with id {scope.user}.", "user")
         if scope.conversations:
             resolved.conversations = _conversations(list(scope.conversations), "conversations")
+    elif scope.kind == MATCHING:
+        if scope.conversation is not None:
+            resolved.conversations = _conversations([scope.conversation], "conversation")
+    resolved.senders = _senders(list(spec.senders))
 
     problems = _one_way_problems(spec, resolved.conversations)
     if problems:
@@ -136,10 +167,19 @@ def target_label(spec, resolved):
         label = f"conversation {names[0]}"
     elif scope.kind == CONVERSATIONS:
         label = f"{len(names)} conversations ({few(names)})"
+    elif scope.kind == MATCHING:
+        label = f"messages matching “{scope.text}”" if scope.text else "messages"
+        if resolved.senders:
+            label += f" from {few(u.external_id for u in resolved.senders)}"
+        if names:
+            label += f" in conversation {names[0]}"
+        label += _bounds_label(scope.start, scope.end)
     else:
         label = f"user {resolved.user.external_id}{_bounds_label(scope.start, scope.end)}"
         if names:
             label += f" in {few(names)}"
+    if resolved.senders and scope.kind != MATCHING:
+        label += f", sent by {few(u.external_id for u in resolved.senders)}"
     if resolved.member is not None:
         label += f", for member {resolved.member.external_id}"
     return label[:255]
@@ -157,7 +197,8 @@ def _resolve(model, external_ids, field_name, noun):
 
 def spec_from_external(data):
     """A PurgeSpec from the canonical dict shape written with the chat service's external ids
-    (message, conversation and user ids as strings), as the CLI and API take them."""
+    (message, conversation and user ids as strings), as the CLI and API take them. Senders may
+    also be named by their display names (senders_named)."""
     if not isinstance(data, dict) or not isinstance(data.get("scope"), dict):
         raise PurgeInvalid("The spec needs a scope object with a kind.", "scope")
     scope = dict(data["scope"])
@@ -167,6 +208,8 @@ def spec_from_external(data):
         scope["conversation"] = _resolve(Conversation, [scope["conversation"]], "conversation", "conversation")[0]
     if isinstance(scope.get("conversations"), list):
         scope["conversations"] = _resolve(Conversation, scope["conversations"], "conversations", "conversation")
+    if isinstance(scope.get("senders"), list):
+        scope["senders"] = senders_named(str(name) for name in scope["senders"])
     if scope.get("user") not in (None, ""):
         scope["user"] = _resolve(ChatUser, [scope["user"]], "user", "chat user")[0]
     resolved = dict(data, scope=scope)

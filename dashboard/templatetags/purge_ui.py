@@ -97,7 +97,7 @@ def effect_label(purge):
         scope = spec.get("scope", {})
         if scope.get("kind") == "conversation":
             return "Clear history for one member"
-        if scope.get("kind") == "range" and not scope.get("start"):
+        if scope.get("kind") == "range" and not scope.get("start") and not scope.get("senders"):
             return "Clear history before a moment for one member"
         return "Hide for one member"
     if effect == "delete_conversation":
@@ -106,6 +106,8 @@ def effect_label(purge):
         return "Delete conversation for everyone"
     if effect == "delete_for_everyone":
         return "Erase a user's messages" if spec.get("scope", {}).get("kind") == "user" else "Delete for everyone"
+    if effect == "delete_attachments":
+        return "Delete only the attachments"
     return effect or ""
 
 

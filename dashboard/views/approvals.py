@@ -37,6 +37,7 @@ EFFECTS = {
     "hide_for_user": "Hide for one member",
     "delete_for_everyone": "Delete for everyone",
     "delete_conversation": "Delete the conversation",
+    "delete_attachments": "Delete only the attachments",
 }
 # What the approver weighs, from the frozen preview; zero counts other than messages are left out.
 COUNTS = (

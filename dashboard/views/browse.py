@@ -9,11 +9,15 @@ full page at that position.
 
 import json
 import re
+from datetime import datetime, timedelta
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
@@ -24,6 +28,8 @@ from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
 from chatdata.purge import selection as selections
 from chatdata.purge.holds import holds_on_conversation, holds_on_user
+from chatdata.purge.predicates import matching_count
+from chatdata.purge.scopes import PurgeInvalid
 from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
 from dashboard.forms import (
@@ -34,6 +40,14 @@ from dashboard.forms import (
     TimelineForm,
     UserSearchForm,
 )
+from dashboard.purge_forms import matching_scope
+from dashboard.purge_offers import matching_effects
+
+# The search's filters, as the search page and "Select all N matching" pass them on.
+SEARCH_FILTERS = ("q", "sender", "conversation", "start", "end")
+# The search page counts the matches up to this many (its page stays fast); past it, it says
+# "more than", and the matching page counts them all (chatdata.purge.predicates.matching_count).
+MATCHING_COUNTED = 10_000
 
 
 def staff_view(view):
@@ -193,7 +207,30 @@ def search_messages(request):
         "form": form,
         "results": results,
         "scan_window": search.SCAN_WINDOW,
+        "select_all": select_all_matching(request, form, results),
+        "counted": MATCHING_COUNTED,
     })
+
+
+def select_all_matching(request, form, results):
+    """The "Select all N matching" bar (Django admin's changelist offers the same): for those who
+    may delete what a search finds, how many messages match in all ({"total", "url"}), or why the
+    search cannot be one scope ({"problem"}); None when there is nothing to offer."""
+    if results is None or not results.messages or not matching_effects(request.user):
+        return None
+    try:
+        scope = matching_scope(form)
+    except PurgeInvalid as exc:
+        return {"problem": exc.message}
+    whole = not (results.next_cursor or form.cleaned_data["before"])
+    total = len(results.messages) if whole else matching_count(scope, at_most=MATCHING_COUNTED)
+    url = reverse("purge:matching") + "?" + urlencode(search_filters(request.GET))
+    return {"total": total, "more": total > MATCHING_COUNTED, "url": url}
+
+
+def search_filters(data):
+    """The search's filters as [(name, value)], as typed (the page cursor left out)."""
+    return [(name, data[name]) for name in SEARCH_FILTERS if (data.get(name) or "").strip()]
 
 
 def _typed(request):
@@ -225,3 +262,22 @@ def highlight(messages, terms):
             last = match.end()
         pieces.append(escape(body[last:]))
         message.highlighted_body = mark_safe("".join(pieces).replace("\n", "<br>"))
+
+
+def search_url_for(scope):
+    """The search page showing what a matching scope holds (its days in the current time zone),
+    or None when the search cannot say it (more than one sender)."""
+    if len(scope.get("senders") or []) > 1:
+        return None
+    params = {"q": scope.get("text") or ""}
+    if scope.get("senders"):
+        params["sender"] = ChatUser.objects.filter(pk=scope["senders"][0]).values_list("external_id", flat=True).first()
+    if scope.get("conversation"):
+        params["conversation"] = Conversation.objects.filter(pk=scope["conversation"]).values_list("external_id", flat=True).first()
+    zone = timezone.get_current_timezone()
+    if scope.get("start"):
+        params["start"] = f"{datetime.fromisoformat(scope['start']).astimezone(zone):%Y-%m-%d}"
+    if scope.get("end"):
+        last = datetime.fromisoformat(scope["end"]).astimezone(zone) - timedelta(microseconds=1)
+        params["end"] = f"{last:%Y-%m-%d}"
+    return reverse("browse:search") + "?" + urlencode({k: v for k, v in params.items() if v})

@@ -27,7 +27,7 @@ from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge, execute_refusal
 from chatdata.purge import selection as selections
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
-from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MESSAGES, RANGE, USER, PurgeInvalid
+from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
 from dashboard.purge_forms import (
     BatchForm,
@@ -39,7 +39,7 @@ from dashboard.purge_forms import (
 from dashboard.purge_confirm import ConfirmForm
 from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.purge_panel import approval_note, count_rows, histogram
-from dashboard.views.browse import saved_selection
+from dashboard.views.browse import saved_selection, search_url_for
 from dashboard.views.oversight import client_ip
 
 State = PurgeRequest.State
@@ -286,6 +286,8 @@ def back_link(purge):
             return reverse("browse:user", args=[chat_user.pk]), chat_user.display_name or chat_user.external_id
     if kind == CONVERSATIONS:
         return reverse("browse:conversations"), "Conversations"
+    if kind == MATCHING and (url := search_url_for(scope)):
+        return url, "Search"
     return None
 
 
@@ -314,6 +316,7 @@ def request_context(request, purge, form):
         "form": form,
         "may_execute": execute_refusal(purge, request.user) is None,
         "back": back_link(purge),
+        "senders": list(ChatUser.objects.filter(pk__in=spec.senders).values_list("external_id", flat=True)),
         "change_selection": change_selection_link(request, purge),
     }
 
@@ -329,6 +332,8 @@ def change_selection_link(request, purge):
             return reverse("browse:conversation", args=[scope["conversation"]]) + "#selection-heading"
     if scope.get("kind") == CONVERSATIONS:
         return reverse("browse:conversations")
+    if scope.get("kind") == MATCHING:
+        return search_url_for(scope)
     return None
 
 

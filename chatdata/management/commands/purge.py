@@ -34,8 +34,16 @@ Scope (one of):
   --conversations ID,ID                    several conversations, each handled on its own
   --user ID [--start ISO] [--end ISO] [--conversations ID,ID]
                                            what one user sent (an erasure; needs approval)
-Effect: --effect delete-for-everyone | hide-for-user | delete-conversation,
+  --matching [--text WORDS] [--senders ID,ID] [--conversation ID] [--start ISO] [--end ISO]
+                                           every message a search finds, as the dashboard's
+                                           search matches it (words, sender, conversation,
+                                           dates); needs words, a sender or a conversation
+  --senders ID,ID                          also narrows a range or --conversations (a single
+                                           --conversation without bounds: that conversation) to
+                                           what those users sent; ids or display names
+Effect: --effect delete-for-everyone | hide-for-user | delete-conversation | delete-attachments,
         --member ID for the one-member effects, --clear-history with delete-conversation.
+        delete-attachments deletes only the attachments and their files; the messages stay.
 Always: --actor USERNAME --reason TEXT [--ticket REF]. Times are ISO 8601 with a timezone.
 
   --execute [REQUEST_ID]   run: the scope given now, or a request previewed before
@@ -54,7 +62,12 @@ change ("Nothing matches: no request was made."); 3 refused (legal hold, approva
 permitted); 1 failure (failed, cancelled while waited for, or timed out).
 """
 
-EFFECTS = {"delete-for-everyone": "delete_for_everyone", "hide-for-user": "hide_for_user", "delete-conversation": "delete_conversation"}
+EFFECTS = {
+    "delete-for-everyone": "delete_for_everyone", "hide-for-user": "hide_for_user",
+    "delete-conversation": "delete_conversation", "delete-attachments": "delete_attachments",
+}
+# Flags that narrow a scope, and which scopes take them (_only).
+NARROWING = ("conversation", "conversations", "start", "end", "senders", "text")
 INVALID, REFUSED, FAILURE = 2, 3, 1
 WAIT_POLL = 0.5
 
@@ -82,6 +95,9 @@ class Command(BaseCommand):
         scope.add_argument("--user", metavar="ID")
         scope.add_argument("--start", metavar="ISO")
         scope.add_argument("--end", metavar="ISO")
+        scope.add_argument("--matching", action="store_true")
+        scope.add_argument("--text", metavar="WORDS")
+        scope.add_argument("--senders", type=_ids, metavar="ID,ID")
         parser.add_argument("--effect", choices=sorted(EFFECTS))
         parser.add_argument("--member", metavar="ID")
         parser.add_argument("--clear-history", action="store_true")
@@ -208,23 +224,35 @@ class Command(BaseCommand):
         return request
 
     def _spec(self, o):
-        chosen = [name for name in ("messages", "user", "conversations", "conversation") if o[name]]
+        chosen = [name for name in ("matching", "messages", "user", "conversations", "conversation") if o[name]]
         if not chosen:
-            raise PurgeInvalid("Choose a scope: --messages, --conversation, --conversations or --user.", "scope")
+            raise PurgeInvalid("Choose a scope: --messages, --conversation, --conversations, --user or --matching.", "scope")
         if not o["effect"]:
             raise PurgeInvalid(f"Choose an effect: --effect {' | '.join(sorted(EFFECTS))}.", "effect")
         bounds = {"start": o["start"], "end": o["end"]}
-        if o["messages"] is not None:
+        senders = {"senders": o["senders"]} if o["senders"] else {}
+        if o["text"] is not None and not o["matching"]:
+            raise PurgeInvalid("--text goes with --matching.", "text")
+        if o["matching"]:
+            for name in ("messages", "user", "conversations"):
+                if o[name]:
+                    raise PurgeInvalid(f"--{name} does not go with --matching.", name)
+            scope = {"kind": "matching", "text": o["text"] or "", "senders": o["senders"] or [],
+                     "conversation": o["conversation"], **bounds}
+        elif o["messages"] is not None:
             self._only(o, "messages", allowed={"conversation"})
             scope = {"kind": "messages", "ids": o["messages"], "conversation": o["conversation"]}
         elif o["user"]:
             self._only(o, "user", allowed={"conversations", "start", "end"})
             scope = {"kind": "user", "user": o["user"], "conversations": o["conversations"] or [], **bounds}
         elif o["conversations"] is not None:
-            self._only(o, "conversations", allowed=set())
-            scope = {"kind": "conversations", "conversations": o["conversations"]}
+            self._only(o, "conversations", allowed={"senders"})
+            scope = {"kind": "conversations", "conversations": o["conversations"], **senders}
         elif o["start"] or o["end"]:
-            scope = {"kind": "range", "conversation": o["conversation"], **bounds}
+            scope = {"kind": "range", "conversation": o["conversation"], **bounds, **senders}
+        elif senders:
+            # A whole conversation narrowed to some senders: a batch of one.
+            scope = {"kind": "conversations", "conversations": [o["conversation"]], **senders}
         else:
             scope = {"kind": "conversation", "conversation": o["conversation"]}
         return spec_from_external(
@@ -232,7 +260,7 @@ class Command(BaseCommand):
         )
 
     def _only(self, o, kind, allowed):
-        for name in ("conversation", "conversations", "start", "end"):
+        for name in NARROWING:
             if name != kind and name not in allowed and o[name]:
                 raise PurgeInvalid(f"--{name} does not go with --{kind}.", name)
 
