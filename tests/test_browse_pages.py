@@ -369,7 +369,7 @@ def test_it_renders_a_busy_timeline_in_a_bounded_number_of_queries(client, moder
         add_hide(message, chat["bob"])
         add_attachment(message)
     client.force_login(moderator)
-    with django_assert_max_num_queries(12 + 3):  # +3: the header's counts (approvals waiting: 2, unread notices: 1)
+    with django_assert_max_num_queries(12 + 4):  # +4: the header's counts (3) and the legal holds for the banner (1)
         response = client.get(reverse("browse:conversation", args=[chat["group"].pk]))
     assert len(shown_message_ids(response)) == 50
 

@@ -363,14 +363,14 @@ def test_the_command_previews_and_runs_what_a_search_finds(world, moderator, cap
                                 "--start", "2026-01-01T00:00:00Z", "--effect", "delete-for-everyone")
     assert status == 0 and out["state"] == "previewed" and out["preview"]["messages"] == 4
     assert out["scope"]["scope"]["kind"] == "matching" and out["scope"]["scope"]["senders"] == [world.sam.pk]
-    status, out = purge_command(capsys, "--execute", str(out["request"]))
+    status, out = purge_command(capsys, "--execute", str(out["request"]), "--confirm", "4")
     assert status == 0 and out["state"] == "done" and out["result"]["messages"] == 4
     assert not Message.objects.filter(sender=world.sam).exists()
 
 
 def test_the_command_narrows_to_senders_and_deletes_only_attachments(world, moderator, capsys):
     status, out = purge_command(capsys, "--conversation", "g-two", "--senders", "u-alice",
-                                "--effect", "delete-attachments", "--execute")
+                                "--effect", "delete-attachments", "--execute", "--confirm", "1")
     assert status == 0 and out["state"] == "done", out
     assert out["scope"]["scope"] == {"kind": "conversations", "conversations": [world.other.pk], "senders": [world.alice.pk]}
     assert (out["result"]["messages"], out["result"]["attachments"]) == (1, 2)

@@ -306,6 +306,7 @@ def preview_context(purge):
         "histogram": histogram(days) if days else None,
         "approval": approval_note(spec, preview),
         "items": list(purge.items.all()[:SHOWN_SELECTION]) if spec.kind == CONVERSATIONS else [],
+        "senders": list(ChatUser.objects.filter(pk__in=spec.senders).values_list("external_id", flat=True)),
     }
 
 
@@ -316,7 +317,6 @@ def request_context(request, purge, form):
         "form": form,
         "may_execute": execute_refusal(purge, request.user) is None,
         "back": back_link(purge),
-        "senders": list(ChatUser.objects.filter(pk__in=spec.senders).values_list("external_id", flat=True)),
         "change_selection": change_selection_link(request, purge),
     }
 
