@@ -31,7 +31,7 @@ from chatdata import roles
 from chatdata.erasure.actions import do_open_erasure
 from chatdata.erasure.certificate import issue
 from chatdata.api_tokens import do_create_api_token
-from chatdata.models import ApiToken, AuditEntry, ErasureRequest, LegalHold, PurgeRequest
+from chatdata.models import ApiToken, AuditEntry, ErasureRequest, LegalHold, PurgeRequest, Selection
 from chatdata.purge.actions import do_cancel_purge, do_execute_purge, do_preview_purge
 from chatdata.permissions import can_request
 from chatdata.purge.holds import do_add_legal_hold
@@ -137,6 +137,11 @@ MATRIX = [
     Row("purge:conversations", GET, "NYNNYNL", label="(form)", query="?conversations=1"),
     Row("purge:conversations", POST, "NYNNYNL", data=lambda w: {"conversations": [w.other.pk], "what": "delete_all", "reason": "old"},
         state=lambda w, c: PurgeRequest.objects.count()),
+    # selections kept while they are made (JSON for chatsweep.js): whoever may select or batch
+    Row("purge:selection", POST, "YYNNYNL", args=lambda w: [w.group.pk], data=lambda w: {"add": str(w.history[1].pk)},
+        ok_status=200, state=lambda w, c: list(Selection.objects.values_list("staff_id", "ids"))),
+    Row("purge:batch_selection", POST, "NYNNYNL", data=lambda w: {"add": str(w.other.pk)},
+        ok_status=200, state=lambda w, c: list(Selection.objects.values_list("staff_id", "ids"))),
     Row("purge:user", GET, "NNYNYNL", args=lambda w: [w.bob.pk], label="(form)"),
     Row("purge:user", POST, "NNYNYNL", args=lambda w: [w.bob.pk], data=lambda w: {"span": "all", "reason": "GDPR"},
         state=lambda w, c: PurgeRequest.objects.count()),
