@@ -156,7 +156,7 @@ def cancel(request, pk):
             if back:
                 return redirect(back[0])
         elif purge.state == State.CANCELLED:
-            messages.success(request, f"Purge #{purge.pk} cancelled: below, what was done and what was not.")
+            messages.success(request, f"Purge #{purge.pk} cancelled. Below: what was done and what was not.")
         else:
             messages.success(request, f"Purge #{purge.pk} stops at the end of its current batch.")
     return redirect("jobs:detail", pk)
