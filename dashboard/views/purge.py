@@ -364,7 +364,10 @@ def execute(request, pk):
     except PurgeRefused as exc:
         if exc.code == PurgeRefused.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from None
-        messages.error(request, exc.message)
+        if exc.code == PurgeRefused.SCOPE_CHANGED:
+            messages.warning(request, exc.message)
+        else:
+            messages.error(request, exc.message)
         if exc.code in (PurgeRefused.EXPIRED, PurgeRefused.SCOPE_CHANGED):
             # Back to the preview: "Preview again", or the new counts with a new confirmation.
             return redirect("purge:request", purge.pk)
