@@ -161,6 +161,11 @@ class PurgeRequest(models.Model):
         return "Expired" if self.is_expired else self.get_state_display()
 
     @property
+    def remaining_messages(self):
+        """What the preview counted that the run has not handled (yet)."""
+        return max(self.total_messages - self.processed_messages, 0)
+
+    @property
     def percent_done(self):
         if self.state == self.State.DONE:
             return 100

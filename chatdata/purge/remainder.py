@@ -29,7 +29,7 @@ FINISHED = (Status.OK, Status.HELD, Status.NOT_FOUND)
 
 
 def remaining_messages(request):
-    return max(request.total_messages - request.processed_messages, 0)
+    return request.remaining_messages
 
 
 def resume_needs_approval(request):
