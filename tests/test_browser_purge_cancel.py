@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 
 @pytest.fixture
-def batch(story, settings):
+def batch(story, settings, redis_conn):
     """Three old channels of 30 messages each, queued for deletion in batches of 5 (no worker
-    takes it: the test runs it)."""
+    takes it: the test runs it; redis_conn flushes the job it queued afterwards)."""
     settings.PURGE_INLINE_LIMIT = 40
     settings.PURGE_BATCH_SIZE = 5
     alice, bob = make_user("u-promo", "Promo bot"), story["bob"]
