@@ -142,12 +142,14 @@ def test_it_exits_1_when_the_run_fails_and_0_when_resumed(chat, moderator, capsy
     assert (status, out["state"], out["result"]["messages"]) == (0, "done", 5)
 
 
-def test_it_cancels_and_refuses_to_resume_a_cancelled_request(chat, moderator, capsys, settings):
+def test_it_cancels_closes_and_then_refuses_to_resume(chat, moderator, capsys, settings):
     settings.PURGE_INLINE_LIMIT = 1
     status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute")
     assert (status, out["state"]) == (0, "queued")
     status, out = purge(capsys, "--cancel", str(out["request"]), "--actor", "mona")
     assert (status, out["state"]) == (0, "cancelled")
+    status, out = purge(capsys, "--close", str(out["request"]), "--actor", "mona")
+    assert (status, out["state"]) == (0, "closed")
     status, out = purge(capsys, "--resume", str(out["request"]), "--actor", "mona")
     assert (status, out["error"]["code"]) == (3, "bad_state")
 

@@ -14,6 +14,7 @@ from chatdata.purge.actions import (
     PurgeRefused,
     do_approve_purge,
     do_cancel_purge,
+    do_close_purge,
     do_execute_purge,
     do_preview_purge,
     do_reject_purge,
@@ -130,6 +131,8 @@ def test_it_cancels_a_running_purge_at_the_next_batch_boundary(chat, moderator, 
     assert request.result["messages"] == 3  # the batch in flight finished; no further one started
     assert Message.objects.filter(conversation=chat.group).count() == 7
     assert actions_of(request)[-2:] == ["purge.cancel_requested", "purge.cancel"]
+    # The rest can be resumed or closed (tests/test_purge_staleness.py); once closed, never resumed.
+    do_close_purge(request, actor=moderator)
     with pytest.raises(PurgeRefused) as caught:
         do_resume_purge(request, actor=moderator)
     assert caught.value.code == "bad_state"

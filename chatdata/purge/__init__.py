@@ -3,7 +3,10 @@
 - scopes      PurgeSpec and the scope/effect value objects, their canonical JSON, PurgeInvalid
 - validation  check_spec (against the database), spec_from_external (external ids -> PurgeSpec)
 - preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS
-- actions     do_preview/execute/approve/reject/cancel/resume_purge, PurgeRefused: the only writers
+- actions     do_preview/execute/approve/reject/cancel/resume/close_purge, do_preview_again: the only writers
+- refusals    PurgeRefused and the *_refusal rules the actions refuse by and the pages show buttons by
+- staleness   previews expire (PURGE_PREVIEW_TTL); confirming recounts and asks again when the scope changed
+- remainder   what a cancelled request did per conversation and left; resuming (new approval?) or closing it
 - execute     the batch protocol: checkpoints, cancel at batch boundaries, fencing of stale workers
 - units       one step inside a unit: a batch (capped at the preview's count) or the unit's finishing work
 - effects     the SQL of each batch; sync: SyncEvent payloads; outbox: attachment file removal
