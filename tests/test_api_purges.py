@@ -6,9 +6,21 @@ import pytest
 
 from chatdata.models import ApiToken, AuditEntry, LegalHold, Message, PurgeRequest
 from tests.api_helpers import call, token_for
-from tests.builders import snapshot_chat
+from tests.builders import make_conversation, make_history, make_user, snapshot_chat
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chat(db):
+    class Chat:
+        alice, bob = make_user("alice"), make_user("bob")
+        group = make_conversation("group", [alice, bob], external_id="grp")
+        other = make_conversation("group", [alice, bob], external_id="oth")
+        messages = make_history(group, alice, 10)
+        others = make_history(other, bob, 3)
+
+    return Chat
 
 
 def whole(conversation, effect="delete_for_everyone", **extra):
