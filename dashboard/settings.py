@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "chatdata",
     "axes",
     "dashboard",
+    # Process plumbing (launch/): starts or joins the embedded Redis for the commands that use RQ.
+    "launch",
 ]
 
 MIDDLEWARE = [

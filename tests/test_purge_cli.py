@@ -12,7 +12,7 @@ from django.db import connection
 
 from chatdata.models import Message, PurgeRequest
 from chatdata.purge.holds import do_add_legal_hold
-from tests.builders import make_conversation, make_history, make_user
+from tests.builders import ChatWorld
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,14 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        alice, bob = make_user("alice"), make_user("bob")
-        group = make_conversation("group", [alice, bob], external_id="grp")
-        peer = make_conversation("peer", [alice, bob], external_id="peer")
-        g = make_history(group, alice, 5)
-        p = make_history(peer, bob, 3)
-
-    return Chat
+    chat = ChatWorld().add_users("alice", "bob")
+    chat.add_group("group", ["alice", "bob"], external_id="grp")
+    chat.add_peer("peer", ["alice", "bob"])
+    chat.add_history("group", "alice", 5, name="g")
+    chat.add_history("peer", "bob", 3, name="p")
+    return chat
 
 
 def purge(capsys, *args):

@@ -30,32 +30,23 @@ from chatdata.purge.scopes import (
     RangeScope,
     UserScope,
 )
-from tests.builders import T0, make_conversation, make_history, make_message, make_user
+from tests.builders import HOUR, T0, ChatWorld, make_conversation, make_message
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
-
-
-class World:
-    """A group of 10 messages (alice sends g[0..5], bob g[6..9], hourly from T0) and a peer chat
-    of 4 (bob); a hold on the group from T0+2h to T0+5h keeps g[2], g[3], g[4]."""
-
-    def __init__(self):
-        self.alice, self.bob = make_user("alice"), make_user("bob")
-        self.group = make_conversation("group", [self.alice, self.bob], external_id="grp", title="Group")
-        self.peer = make_conversation("peer", [self.alice, self.bob], external_id="peer")
-        self.g = make_history(self.group, self.alice, 6, start=T0)
-        self.g += [make_message(self.group, self.bob, sent_at=T0 + (6 + i) * HOUR) for i in range(4)]
-        self.p = make_history(self.peer, self.bob, 4, start=T0)
-
-    @property
-    def held(self):
-        return self.g[2:5]
 
 
 @pytest.fixture
 def world(db):
-    return World()
+    """A group of 10 messages (alice sends g[0..5], bob g[6..9], hourly from T0) and a peer chat
+    of 4 (bob); a hold on the group from T0+2h to T0+5h keeps g[2], g[3], g[4] (`held`)."""
+    world = ChatWorld().add_users("alice", "bob")
+    world.add_group("group", ["alice", "bob"], external_id="grp", title="Group")
+    world.add_peer("peer", ["alice", "bob"])
+    world.add_history("group", "alice", 6, name="g")
+    world.g += world.add_history("group", "bob", 4, start=T0 + 6 * HOUR)
+    world.add_history("peer", "bob", 4, name="p")
+    world.held = world.g[2:5]
+    return world
 
 
 def confirm_then(request, actor, meanwhile, *, approver=None):

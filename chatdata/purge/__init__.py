@@ -13,5 +13,6 @@
 - holds       legal holds: do_add_legal_hold, do_release_legal_hold, holds_meeting
 - predicates  scope_messages (what is counted is what is run), holds_for (the holds binding a request)
 - jobs        RQ job functions; serialize: purge_json (the CLI's and the API's JSON)
+- selection   selections in progress, kept per staff member and conversation until used or cleared
 Permissions live in chatdata.permissions, the audit log in chatdata.audit.
 """
