@@ -1,5 +1,5 @@
 """Signed callbacks: when a purge or erasure request made through the API ends (done, failed,
-rejected, cancelled), chatsweep POSTs a JSON notice to the callback URL of the token that made it.
+rejected, cancelled, and for a purge closed after its cancel), chatsweep POSTs a JSON notice to the callback URL of the token that made it.
 
 Signing. The body is signed with HMAC-SHA256 over `<timestamp>.<body>`, keyed by the sha256 hex
 of the token's secret (what chatsweep stores, and what the receiver derives from the token it

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "chatdata",
     "axes",
     "dashboard",
+    # Process plumbing (launch/): starts or joins the embedded Redis for the commands that use RQ.
+    "launch",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +254,9 @@ API_CALLBACK_ATTEMPTS = env_int("API_CALLBACK_ATTEMPTS", 5, minimum=1, maximum=2
 API_CALLBACK_BACKOFF_SECONDS = env_int("API_CALLBACK_BACKOFF_SECONDS", 10, minimum=0, maximum=3600)
 # A running purge whose worker sent no heartbeat for this long counts as interrupted: resumable.
 PURGE_STALE_SECONDS = env_int("PURGE_STALE_SECONDS", 60, minimum=1)
+# A preview not confirmed within this many seconds expires: confirming it is refused, with a way
+# to preview again (chatdata.purge.staleness). Default: an hour; at most 30 days.
+PURGE_PREVIEW_TTL = env_int("PURGE_PREVIEW_TTL", 3600, minimum=1, maximum=30 * 24 * 3600)
 # Compression of the WAL that purge batches write (PostgreSQL 15+ methods), where the database role
 # may set it (a superuser, or GRANT SET ON PARAMETER wal_compression): about half the WAL, so other
 # writers' commits wait for less of it. "off" leaves the server's setting.

@@ -62,6 +62,7 @@ purge_patterns = (
         path("search/purge/", matching.matching, name="matching"),
         path("purge/<int:pk>/", purge.purge_request, name="request"),
         path("purge/<int:pk>/execute/", purge.execute, name="execute"),
+        path("purge/<int:pk>/preview-again/", purge.preview_again, name="preview_again"),
     ],
     "purge",
 )
@@ -71,6 +72,7 @@ jobs_patterns = (
         path("<int:pk>/", jobs.job_detail, name="detail"),
         path("<int:pk>/cancel/", jobs.cancel, name="cancel"),
         path("<int:pk>/resume/", jobs.resume, name="resume"),
+        path("<int:pk>/close/", jobs.close, name="close"),
     ],
     "jobs",
 )

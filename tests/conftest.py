@@ -1,5 +1,6 @@
-"""Shared fixtures: named staff personas, an isolated media root and audit witness, a clean Redis
-database, and the test database's flush let through the audit log's triggers.
+"""Shared fixtures: named staff personas, the shared chat world (`chat`), an isolated media root
+and audit witness, a clean Redis database, and the test database's flush let through the audit
+log's triggers.
 
 Tests run against the real PostgreSQL and Redis servers given by DATABASE_URL and REDIS_URL
 (`./chatsweep test` sets both to the local servers when unset).
@@ -15,6 +16,7 @@ from django.contrib.auth.models import Group, User
 
 from chatdata import roles
 from tests import axe_check, csp_check
+from tests.builders import ChatWorld
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -68,6 +70,14 @@ def admin_user(db):
 def outsider(db):
     """A logged-in account with no chatsweep role."""
     return make_staff("otto")
+
+
+@pytest.fixture
+def chat(db):
+    """The shared chat world (tests.builders.ChatWorld.two_groups): Alice and Bob in the group
+    "grp" with ten of Alice's messages and in "oth" with three of Bob's. A module that tells
+    another story defines its own `chat`, from ChatWorld's steps."""
+    return ChatWorld().two_groups()
 
 
 @pytest.fixture(autouse=True)

@@ -18,20 +18,16 @@ from chatdata.purge.actions import do_preview_purge
 from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
 from tests.api_helpers import token_for
-from tests.builders import make_conversation, make_history, make_user
+from tests.builders import ChatWorld
 from tests.conftest import make_staff
 
 EXAMPLES = 20
 
 
 def _data(moderator):
-    alice, bob = make_user("alice"), make_user("bob")
-    group = make_conversation("group", [alice, bob], external_id="grp")
-    make_history(group, alice, 5)
-    other = make_conversation("group", [alice, bob], external_id="oth")
-    make_history(other, bob, 3)
-    do_preview_purge(PurgeSpec(ConversationScope(group.pk), "delete_for_everyone"), actor=moderator, reason="spam")
-    return alice, group
+    chat = ChatWorld().two_groups(5, 3)
+    do_preview_purge(PurgeSpec(ConversationScope(chat.group.pk), "delete_for_everyone"), actor=moderator, reason="spam")
+    return chat.alice, chat.group
 
 
 @pytest.fixture

@@ -80,9 +80,9 @@ STATE_CHANGING = {
     "login/", "logout/",
     "approvals/<int:pk>/approve/", "approvals/<int:pk>/reject/",
     "holds/new/", "holds/<int:pk>/release/",
-    "jobs/<int:pk>/cancel/", "jobs/<int:pk>/resume/",
+    "jobs/<int:pk>/cancel/", "jobs/<int:pk>/resume/", "jobs/<int:pk>/close/",
     "conversations/<int:pk>/purge/", "conversations/purge/", "users/<int:pk>/purge/", "purge/<int:pk>/execute/",
-    "search/purge/",
+    "search/purge/", "purge/<int:pk>/preview-again/",
     "audit/export.csv", "audit/export.jsonl",
     "erasures/new/", "erasures/<int:pk>/approve/", "erasures/<int:pk>/reject/", "erasures/<int:pk>/cancel/",
     "erasures/<int:pk>/resume/", "erasures/<int:pk>/export/", "erasures/<int:pk>/outside-holds/",
@@ -92,6 +92,7 @@ STATE_CHANGING = {
     *(f"api/v1/{route}" for route in (
         "purge-requests", "purge-requests/<int:pk>/execute", "purge-requests/<int:pk>/approve",
         "purge-requests/<int:pk>/reject", "purge-requests/<int:pk>/cancel", "purge-requests/<int:pk>/resume",
+        "purge-requests/<int:pk>/close", "purge-requests/<int:pk>/preview-again",
         "erasure-requests", "erasure-requests/<int:pk>/approve", "erasure-requests/<int:pk>/reject",
         "erasure-requests/<int:pk>/cancel", "erasure-requests/<int:pk>/resume", "erasure-requests/<int:pk>/outside-holds",
         "legal-holds",
@@ -347,6 +348,60 @@ def test_resuming(signed_in, world, django_capture_on_commit_callbacks):
         succeeded(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.resume")
 
 
+def a_cancelled_run(world, settings):
+    """mona's request, confirmed (queued in the background) and cancelled before it ran."""
+    settings.PURGE_INLINE_LIMIT = 0
+    purge = do_execute_purge(a_preview(world), actor=world.mona)
+    from chatdata.purge.actions import do_cancel_purge
+
+    return do_cancel_purge(purge, actor=world.mona)
+
+
+def test_the_cancel_confirmation_page_writes_nothing(signed_in, world, settings):
+    purge = a_cancelled_run(world, settings)
+    assert entries_written(lambda: _expect_status(signed_in[world.mona].get(f"/jobs/{purge.pk}/cancel/"), 200)) == []
+
+
+def test_closing(signed_in, world, settings):
+    purge = a_cancelled_run(world, settings)
+    url = f"/jobs/{purge.pk}/close/"
+    refused_once(lambda: _expect_status(signed_in[world.audrey].post(url), 403), "purge.refused")
+    succeeded(lambda: _expect_status(signed_in[world.mona].post(url, {"reason": "done by hand"}), 302), "purge.close")
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.refused")  # already closed
+
+
+def test_resuming_a_cancelled_request(signed_in, world, settings, django_capture_on_commit_callbacks):
+    purge = a_cancelled_run(world, settings)
+    url = f"/jobs/{purge.pk}/resume/"
+    refused_once(lambda: _expect_status(signed_in[world.audrey].post(url), 403), "purge.refused")
+    with django_capture_on_commit_callbacks(execute=False):
+        succeeded(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.resume")
+
+
+def test_previewing_again(signed_in, world):
+    purge = a_preview(world)
+    url = f"/purge/{purge.pk}/preview-again/"
+    refused_once(lambda: _expect_status(signed_in[world.max].post(url), 403), "purge.refused")  # not theirs
+    written = succeeded(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.preview")
+    assert written == ["purge.preview", "purge.cancel"]  # the new preview, the old one discarded
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(url), 302), "purge.refused")  # no longer previewed
+
+
+def test_executing_an_expired_or_changed_preview(signed_in, world, settings):
+    from datetime import timedelta
+
+    from chatdata.models import Message
+
+    purge = a_preview(world)
+    url = f"/purge/{purge.pk}/execute/"
+    PurgeRequest.objects.filter(pk=purge.pk).update(created_at=timezone.now() - timedelta(seconds=settings.PURGE_PREVIEW_TTL + 1))
+    refused_once(lambda: _expect_status(signed_in[world.mona].post(url, {"confirmation": "6"}), 302), "purge.refused")
+    PurgeRequest.objects.filter(pk=purge.pk).update(created_at=timezone.now())
+    Message.objects.filter(pk=Message.objects.filter(conversation=world.group).order_by("id").values("id")[:1]).delete()
+    written = entries_written(lambda: _expect_status(signed_in[world.mona].post(url, {"confirmation": "6"}), 302))
+    assert written == ["purge.recount", "purge.refused"]  # the new counts, and the refused attempt
+
+
 # --- legal holds and the audit log ----------------------------------------------------------------
 
 
@@ -460,7 +515,7 @@ def test_every_state_changing_api_call_refused_to_an_auditor_writes_one_entry(cl
         ("purge-requests", {"scope": {"kind": "conversation", "conversation": world.group.pk}, "effect": "delete_for_everyone",
                             "reason": "spam"}),
         *((f"purge-requests/{purge.pk}/{verb}", {"reason": "no"} if verb == "reject" else {})
-          for verb in ("execute", "approve", "reject", "cancel", "resume")),
+          for verb in ("execute", "approve", "reject", "cancel", "resume", "close", "preview-again")),
         ("erasure-requests", {"user": "bob", "ticket": "DSR-2"}),
         *((f"erasure-requests/{erasure.pk}/{verb}", {"reason": "no"} if verb == "reject" else {})
           for verb in ("approve", "reject", "cancel", "resume", "outside-holds")),
@@ -611,6 +666,10 @@ def test_the_purge_command(world, capsys):
     refused_once(lambda: command("purge", "--reject", str(purge.pk), "--actor", "max", "--reason", "no"), "purge.refused")
     succeeded(lambda: command("purge", "--conversation", "grp2", "--effect", "delete-for-everyone", "--actor", "mona",
                               "--reason", "spam"), "purge.preview")
+    refused_once(lambda: command("purge", "--close", str(purge.pk), "--actor", "mona"), "purge.refused")  # not cancelled
+    refused_once(lambda: command("purge", "--preview-again", str(purge.pk), "--actor", "max"), "purge.refused")
+    succeeded(lambda: command("purge", "--preview-again", str(purge.pk), "--actor", "mona"), "purge.preview")
+    purge = a_preview(world)
     succeeded(lambda: command("purge", "--cancel", str(purge.pk), "--actor", "mona"), "purge.cancel")
 
 

@@ -43,6 +43,17 @@ def gone(pid):
         return True
 
 
+def all_gone(*pids, timeout=15):
+    """True once every one of the pids is gone; a process may take a moment to exit after the
+    launcher has returned (the embedded Redis daemon is not its child)."""
+    deadline = time.monotonic() + timeout
+    while not all(gone(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 class Demo:
     """`./chatsweep demo` in its own session, its output collected by a thread."""
 
@@ -59,7 +70,8 @@ class Demo:
             cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
-        threading.Thread(target=self._collect, args=(self.process.stdout,), daemon=True).start()
+        self.reader = threading.Thread(target=self._collect, args=(self.process.stdout,), daemon=True)
+        self.reader.start()
         self.wait_for("chatsweep is running at", STARTUP_TIMEOUT)
         self.web_pid, self.worker_pid, self.cron_pid = map(
             int, re.search(r"web server pid (\d+), RQ worker pid (\d+), RQ cron pid (\d+)", self.output).groups()
@@ -88,7 +100,13 @@ class Demo:
 
     def ctrl_c(self):
         os.killpg(self.process.pid, signal.SIGINT)  # what the terminal does
-        return self.process.wait(60)
+        return self.exit_code()
+
+    def exit_code(self):
+        """Waits for the launcher to end and for its last lines to be read."""
+        code = self.process.wait(60)
+        self.reader.join(15)
+        return code
 
     def stop_now(self):
         if self.process.poll() is None:
@@ -169,7 +187,7 @@ def test_it_serves_the_login_page_runs_jobs_and_stops_cleanly(demo):
 
     assert demo.ctrl_c() == 0
     assert "Stopped the embedded Redis." in demo.output
-    assert gone(demo.web_pid) and gone(demo.worker_pid) and gone(demo.cron_pid) and gone(demo.redis_pid)
+    assert all_gone(demo.web_pid, demo.worker_pid, demo.cron_pid, demo.redis_pid), demo.output
     assert not (demo.var_dir / "redis.sock").exists()
 
 
@@ -185,6 +203,7 @@ def test_it_starts_again_quickly_with_the_same_logins_and_stops_when_a_process_d
     assert urllib.parse.urlsplit(response.url).path == "/"
 
     os.kill(demo.worker_pid, signal.SIGKILL)
-    assert demo.process.wait(60) == 1
+    assert demo.exit_code() == 1
     assert "The RQ worker stopped unexpectedly" in demo.output
-    assert gone(demo.web_pid) and gone(demo.cron_pid) and gone(demo.redis_pid)
+    assert all_gone(demo.web_pid, demo.cron_pid, demo.redis_pid), demo.output
+    assert "Stopped the embedded Redis." in demo.output  # the worker's scheduler did not keep it alive

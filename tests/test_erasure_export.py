@@ -7,7 +7,6 @@ import json
 import time
 import tracemalloc
 import zipfile
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -16,32 +15,32 @@ from chatdata.erasure.actions import ErasureRefused, do_approve_erasure, do_open
 from chatdata.erasure.export import do_export_erasure, stream_export
 from chatdata.importer import do_import_chat
 from chatdata.models import AuditEntry, ChatUser, Conversation, Message, Reaction
-from tests.builders import T0, add_attachment, add_reaction, make_conversation, make_history, make_user
+from tests.builders import HOUR, T0, ChatWorld, make_conversation, make_user
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        uma, bob = make_user("uma", "Uma Subject"), make_user("bob", "Bob")
-        group = make_conversation("group", [uma, bob], external_id="grp", title="Team")
-        peer = make_conversation("peer", [uma, bob], external_id="peer-ub", title="")
-        room = make_conversation("room", [bob], external_id="lobby")  # Uma wrote here, no membership left
-        uma_group = make_history(group, uma, 3, start=T0)
-        uma_peer = make_history(peer, uma, 2, start=T0 + HOUR)
-        bob_group = make_history(group, bob, 2, start=T0 + 2 * HOUR)
-
-    from chatdata.models import Message as M
-
-    Chat.uma_room = M.objects.create(external_id="r1", conversation=Chat.room, sender=Chat.uma, sent_at=T0 + 5 * HOUR, body="hello lobby", payload={"x": [1, 2]})
-    add_reaction(Chat.uma_group[0], Chat.bob, "👍")  # someone else's: not in the export
-    add_reaction(Chat.uma_group[0], Chat.uma, "🎉")  # her own, on her own message
-    add_reaction(Chat.bob_group[0], Chat.uma, "❤️")  # hers, on Bob's message
-    Chat.attachment = add_attachment(Chat.uma_peer[0], name="scan.pdf", content=b"%PDF uma", content_type="application/pdf")
-    add_attachment(Chat.bob_group[0], name="bob.png", content=b"bob's")
-    return Chat
+    chat = ChatWorld()
+    chat.add_user("uma", "Uma Subject")
+    chat.add_user("bob", "Bob")
+    chat.add_group("group", ["uma", "bob"], external_id="grp", title="Team")
+    chat.add_peer("peer", ["uma", "bob"], external_id="peer-ub", title="")
+    chat.add_room("room", ["bob"], external_id="lobby")  # Uma wrote here, no membership left
+    chat.add_history("group", "uma", 3, name="uma_group")
+    chat.add_history("peer", "uma", 2, start=T0 + HOUR, name="uma_peer")
+    chat.add_history("group", "bob", 2, start=T0 + 2 * HOUR, name="bob_group")
+    # Created as the chat service stores it (a payload; the room's last_message_at left alone).
+    chat.uma_room = Message.objects.create(
+        external_id="r1", conversation=chat.room, sender=chat.uma, sent_at=T0 + 5 * HOUR, body="hello lobby", payload={"x": [1, 2]}
+    )
+    chat.add_reaction(chat.uma_group[0], "bob", "👍")  # someone else's: not in the export
+    chat.add_reaction(chat.uma_group[0], "uma", "🎉")  # her own, on her own message
+    chat.add_reaction(chat.bob_group[0], "uma", "❤️")  # hers, on Bob's message
+    chat.attachment = chat.add_attachment(chat.uma_peer[0], name="scan.pdf", content=b"%PDF uma", content_type="application/pdf")
+    chat.add_attachment(chat.bob_group[0], name="bob.png", content=b"bob's")
+    return chat
 
 
 def export(erasure, actor):

@@ -37,36 +37,34 @@ from chatdata.models import (
     Tombstone,
 )
 from chatdata.purge.holds import do_add_legal_hold, do_release_legal_hold
-from tests.builders import T0, add_attachment, add_hide, add_pending, add_reaction, make_conversation, make_history, make_user
+from tests.builders import HOUR, T0, ChatWorld, add_reaction, make_conversation
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
 def chat(db, redis_conn):
     """Uma is the data subject: she writes in a group with Bob and Carl, in a peer conversation with
     Bob, and reacts to, hides and awaits Bob's messages."""
-
-    class Chat:
-        uma, bob, carl = make_user("uma", "Uma Subject"), make_user("bob"), make_user("carl")
-        group = make_conversation("group", [uma, bob, carl], external_id="grp")
-        peer = make_conversation("peer", [uma, bob], external_id="peer-ub")
-        bystanders = make_conversation("group", [bob, carl], external_id="others")
-        uma_group = make_history(group, uma, 4, start=T0)
-        bob_group = make_history(group, bob, 3, start=T0 + 30 * HOUR)
-        uma_peer = make_history(peer, uma, 2, start=T0)
-        bob_peer = make_history(peer, bob, 2, start=T0 + 10 * HOUR)
-        untouched = make_history(bystanders, carl, 2, start=T0)
-
-    add_reaction(Chat.bob_group[0], Chat.uma, "❤️")
-    add_reaction(Chat.uma_group[0], Chat.bob, "👍")
-    add_hide(Chat.bob_group[1], Chat.uma)
-    add_pending(Chat.bob_group[2], Chat.uma)
-    add_pending(Chat.uma_group[1], Chat.carl)
-    Chat.files = [add_attachment(m).file.name for m in (Chat.uma_group[0], Chat.uma_peer[0])]
-    Chat.bob_file = add_attachment(Chat.bob_group[0]).file.name
-    return Chat
+    chat = ChatWorld()
+    chat.add_user("uma", "Uma Subject")
+    chat.add_users("bob", "carl")
+    chat.add_group("group", ["uma", "bob", "carl"], external_id="grp")
+    chat.add_peer("peer", ["uma", "bob"], external_id="peer-ub")
+    chat.add_group("bystanders", ["bob", "carl"], external_id="others")
+    chat.add_history("group", "uma", 4, name="uma_group")
+    chat.add_history("group", "bob", 3, start=T0 + 30 * HOUR, name="bob_group")
+    chat.add_history("peer", "uma", 2, name="uma_peer")
+    chat.add_history("peer", "bob", 2, start=T0 + 10 * HOUR, name="bob_peer")
+    chat.add_history("bystanders", "carl", 2, name="untouched")
+    chat.add_reaction(chat.bob_group[0], "uma", "❤️")
+    chat.add_reaction(chat.uma_group[0], "bob", "👍")
+    chat.add_hide(chat.bob_group[1], "uma")
+    chat.add_pending(chat.bob_group[2], "uma")
+    chat.add_pending(chat.uma_group[1], "carl")
+    chat.files = [chat.add_attachment(m).file.name for m in (chat.uma_group[0], chat.uma_peer[0])]
+    chat.bob_file = chat.add_attachment(chat.bob_group[0]).file.name
+    return chat
 
 
 def open_request(chat, compliance, **kwargs):

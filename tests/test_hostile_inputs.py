@@ -26,7 +26,7 @@ from chatdata import roles
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
-from tests.builders import make_conversation, make_history, make_user
+from tests.builders import ChatWorld
 from tests.conftest import make_staff
 from tests.purge_snapshot import snapshot
 
@@ -57,19 +57,13 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def world(db):
-    class World:
-        mona = make_staff("mona", roles.MODERATOR)
-        max = make_staff("max", roles.MODERATOR)
-        cleo = make_staff("cleo", roles.COMPLIANCE)
-        cole = make_staff("cole", roles.COMPLIANCE)
-        root = make_staff("root", superuser=True)
-        alice, bob = make_user("alice"), make_user("bob")
-        group = make_conversation("group", [alice, bob], external_id="grp", title="Team")
-        other = make_conversation("group", [alice, bob], external_id="grp2")
-
-    World.messages = make_history(World.group, World.alice, 6)
-    make_history(World.other, World.bob, 3)
-    return World
+    """Two moderators, two compliance officers and a superuser; the shared chat world with six
+    messages of Alice's in the group and three of Bob's in the other (grp2)."""
+    world = ChatWorld().two_groups(6, 3, other="grp2")
+    world.mona, world.max = make_staff("mona", roles.MODERATOR), make_staff("max", roles.MODERATOR)
+    world.cleo, world.cole = make_staff("cleo", roles.COMPLIANCE), make_staff("cole", roles.COMPLIANCE)
+    world.root = make_staff("root", superuser=True)
+    return world
 
 
 @contextmanager

@@ -105,11 +105,14 @@ def test_it_refuses_an_erasure_held_after_its_preview(chat, compliance, admin_us
 def test_it_protects_messages_held_while_a_purge_waits(chat, moderator, compliance, django_capture_on_commit_callbacks):
     request = do_preview_purge(PurgeSpec(ConversationScope(chat.group.pk), "delete_for_everyone"), actor=moderator, reason="x")
     do_add_legal_hold(actor=compliance, user=chat.alice, start=T0 + 5 * HOUR, reason="late hold")
+    # Confirming recounts: the hold changed the scope, so the new count is asked for again.
+    with pytest.raises(PurgeRefused) as caught:
+        do_execute_purge(request, actor=moderator)
+    assert caught.value.code == "scope_changed" and "messages 6 → 5" in caught.value.message
     with django_capture_on_commit_callbacks(execute=True):
         request = do_execute_purge(request, actor=moderator)
     assert list(Message.objects.filter(conversation=chat.group)) == [chat.g[5]]
-    assert request.result["messages"] == 5  # drift against the preview's 6, shown side by side
-    assert request.preview["messages"] == 6
+    assert request.result["messages"] == request.preview["messages"] == 5
 
 
 def test_it_does_not_restrict_one_way_effects(chat, moderator, compliance, django_capture_on_commit_callbacks):

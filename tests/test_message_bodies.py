@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.builders import make_conversation, make_message, make_user
+from tests.builders import ChatWorld
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +22,15 @@ TAIL = "TAILWORD"
 
 @pytest.fixture
 def chat(db):
-    alice, bob = make_user("u-alice", "Alice"), make_user("u-bob", "Bob")
-    group = make_conversation("group", [alice, bob], external_id="g-team", title="Team")
-    short = make_message(group, bob, body="short and <i>sweet</i>")
+    chat = ChatWorld()
+    chat.add_user("alice", "Alice", external_id="u-alice")
+    chat.add_user("bob", "Bob", external_id="u-bob")
+    chat.add_group("group", ["alice", "bob"], external_id="g-team", title="Team")
+    chat.add_message("group", "bob", body="short and <i>sweet</i>", name="short")
     # Ten million characters: what an unbounded import or the chat service itself could store.
-    huge = make_message(group, alice, body=HEAD + "x" * 10_000_000 + " " + TAIL)
-    edge = make_message(group, alice, body="e" * BODY_SHOWN)
-    return {"alice": alice, "group": group, "short": short, "huge": huge, "edge": edge}
+    chat.add_message("group", "alice", body=HEAD + "x" * 10_000_000 + " " + TAIL, name="huge")
+    chat.add_message("group", "alice", body="e" * BODY_SHOWN, name="edge")
+    return chat
 
 
 def whole_link(message):

@@ -16,7 +16,7 @@ from chatdata.parsing import InvalidNumber, is_id, parse_count, parse_id, parse_
 from chatdata.purge.actions import do_preview_purge
 from chatdata.purge.scopes import ConversationScope, ConversationsScope, MessagesScope, PurgeInvalid, PurgeSpec
 from dashboard.purge_confirm import _digits, is_count
-from tests.builders import make_conversation, make_history, make_user, snapshot_chat
+from tests.builders import ChatWorld, snapshot_chat
 
 pytestmark = pytest.mark.django_db
 HUGE = "9" * 5000
@@ -63,14 +63,7 @@ def test_the_scopes_read_ids_through_it():
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        alice, bob = make_user("alice"), make_user("bob")
-        team = make_conversation("group", [alice, bob], external_id="g-team", title="Team")
-        other = make_conversation("group", [alice, bob], external_id="g-other", title="Other")
-        history = make_history(team, alice, 3)
-        others = make_history(other, bob, 3)
-
-    return Chat
+    return ChatWorld().two_groups(3, 3, group="g-team", other="g-other")
 
 
 def unchanged(before):
@@ -82,7 +75,7 @@ def unchanged(before):
 def test_selected_ids_are_refused_next_to_the_form(client, chat, moderator, value):
     client.force_login(moderator)
     before = snapshot_chat()
-    response = client.post(reverse("purge:conversation", args=[chat.team.pk]),
+    response = client.post(reverse("purge:conversation", args=[chat.group.pk]),
                            {"action": "messages", "ids": [value], "effect": "delete_for_everyone", "reason": "r"})
     assert response.status_code == 200
     assert "is not a message id" in response.content.decode() or "Choose at least one message" in response.content.decode()
@@ -91,10 +84,10 @@ def test_selected_ids_are_refused_next_to_the_form(client, chat, moderator, valu
 
 def test_selected_ids_may_carry_spaces(client, chat, moderator):
     client.force_login(moderator)
-    response = client.post(reverse("purge:conversation", args=[chat.team.pk]),
-                           {"action": "messages", "ids": [f" {chat.history[0].pk} "], "effect": "delete_for_everyone", "reason": "r"})
+    response = client.post(reverse("purge:conversation", args=[chat.group.pk]),
+                           {"action": "messages", "ids": [f" {chat.messages[0].pk} "], "effect": "delete_for_everyone", "reason": "r"})
     assert response.status_code == 302
-    assert PurgeRequest.objects.get().spec["scope"]["ids"] == [chat.history[0].pk]
+    assert PurgeRequest.objects.get().spec["scope"]["ids"] == [chat.messages[0].pk]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -102,8 +95,8 @@ def test_a_member_that_is_not_an_id_is_only_an_external_id(client, chat, moderat
     """'٣' used to read as chat user 3; now it is looked up as an external id only."""
     client.force_login(moderator)
     before = snapshot_chat()
-    response = client.post(reverse("purge:conversation", args=[chat.team.pk]), {
-        "action": "messages", "ids": [str(chat.history[0].pk)], "effect": "hide_for_user", "member": value, "reason": "r",
+    response = client.post(reverse("purge:conversation", args=[chat.group.pk]), {
+        "action": "messages", "ids": [str(chat.messages[0].pk)], "effect": "hide_for_user", "member": value, "reason": "r",
     })
     assert response.status_code == 200
     page = response.content.decode()
@@ -113,8 +106,8 @@ def test_a_member_that_is_not_an_id_is_only_an_external_id(client, chat, moderat
 
 def test_a_member_is_found_by_its_ascii_id(client, chat, moderator):
     client.force_login(moderator)
-    response = client.post(reverse("purge:conversation", args=[chat.team.pk]), {
-        "action": "messages", "ids": [str(chat.history[0].pk)], "effect": "hide_for_user", "member": f" {chat.bob.pk} ", "reason": "r",
+    response = client.post(reverse("purge:conversation", args=[chat.group.pk]), {
+        "action": "messages", "ids": [str(chat.messages[0].pk)], "effect": "hide_for_user", "member": f" {chat.bob.pk} ", "reason": "r",
     })
     assert response.status_code == 302 and PurgeRequest.objects.get().spec["member"] == chat.bob.pk
 
@@ -122,16 +115,16 @@ def test_a_member_is_found_by_its_ascii_id(client, chat, moderator):
 @pytest.mark.parametrize("value", HOSTILE)
 def test_a_bad_conversation_in_the_batch_page_url_is_a_400_naming_it(client, chat, moderator, value):
     client.force_login(moderator)
-    response = client.get(reverse("purge:conversations"), {"conversations": [str(chat.team.pk), value]})
+    response = client.get(reverse("purge:conversations"), {"conversations": [str(chat.group.pk), value]})
     assert response.status_code == 400
     assert "conversations: " in response.content.decode()
-    response = client.get(reverse("purge:conversations"), {"conversations": [str(chat.team.pk), ""]})
+    response = client.get(reverse("purge:conversations"), {"conversations": [str(chat.group.pk), ""]})
     assert response.status_code == 200 and "g-team" in response.content.decode()
 
 
 @pytest.mark.parametrize("value", [v for v in HOSTILE if v != "0"])  # position 0 is a position
 def test_a_bad_items_after_is_a_400_naming_it(client, chat, moderator, value):
-    purge = do_preview_purge(PurgeSpec(ConversationsScope((chat.team.pk, chat.other.pk)), "delete_conversation"), actor=moderator, reason="r")
+    purge = do_preview_purge(PurgeSpec(ConversationsScope((chat.group.pk, chat.other.pk)), "delete_conversation"), actor=moderator, reason="r")
     client.force_login(moderator)
     url = reverse("jobs:detail", args=[purge.pk])
     response = client.get(url, {"items_after": value})
@@ -144,7 +137,7 @@ def test_a_bad_items_after_is_a_400_naming_it(client, chat, moderator, value):
 @pytest.mark.parametrize("value", HOSTILE + ["٣ ", "3²"])
 def test_a_typed_confirmation_takes_ascii_digits_only(client, chat, moderator, value):
     """Three messages: '٣' used to confirm them (int('٣') == 3); '²' was a 500."""
-    purge = do_preview_purge(PurgeSpec(ConversationScope(chat.team.pk), "delete_for_everyone"), actor=moderator, reason="r")
+    purge = do_preview_purge(PurgeSpec(ConversationScope(chat.group.pk), "delete_for_everyone"), actor=moderator, reason="r")
     assert purge.preview["messages"] == 3
     client.force_login(moderator)
     before = snapshot_chat()
@@ -167,7 +160,7 @@ def test_the_browse_forms_take_ascii_ids_only(client, chat, moderator, value):
     assert response.status_code == 200 and response.context["form"].errors["sender"]
     response = client.get(reverse("jobs:list"), {"after": value})
     assert response.status_code == 200 and response.context["form"].errors["after"]
-    response = client.get(reverse("browse:conversation", args=[chat.team.pk]), {"members_after": value})
+    response = client.get(reverse("browse:conversation", args=[chat.group.pk]), {"members_after": value})
     assert response.status_code == 200 and response.context["form"].errors["members_after"]
 
 
@@ -177,7 +170,7 @@ def test_the_browse_forms_take_ascii_ids_only(client, chat, moderator, value):
 @pytest.mark.parametrize("flag", ["--approve", "--reject", "--cancel", "--resume", "--status", "--execute"])
 @pytest.mark.parametrize("value", ["²", "٣", HUGE, "-1"])
 def test_the_purge_command_exits_2_on_a_request_id_that_is_not_ascii_digits(chat, moderator, capsys, flag, value):
-    request = do_preview_purge(PurgeSpec(ConversationScope(chat.team.pk), "delete_for_everyone"), actor=moderator, reason="r")
+    request = do_preview_purge(PurgeSpec(ConversationScope(chat.group.pk), "delete_for_everyone"), actor=moderator, reason="r")
     before = snapshot_chat()
     with pytest.raises(CommandError) as caught:
         call_command("purge", flag, value, "--actor", "mona", "--reason", "r", "--json")
@@ -222,7 +215,7 @@ def test_it_answers_any_value_with_a_number_or_invalid_number(value):
 def test_no_generated_value_is_a_server_error_or_a_change(client, chat, moderator, value):
     client.force_login(moderator)
     purge = PurgeRequest.objects.first() or do_preview_purge(
-        PurgeSpec(ConversationsScope((chat.team.pk, chat.other.pk)), "delete_conversation"), actor=moderator, reason="r"
+        PurgeSpec(ConversationsScope((chat.group.pk, chat.other.pk)), "delete_conversation"), actor=moderator, reason="r"
     )
     before = snapshot_chat()
     answers = [
@@ -231,7 +224,7 @@ def test_no_generated_value_is_a_server_error_or_a_change(client, chat, moderato
         # (the one value that confirms the request would run it: that is not what this test is about)
         *([] if is_count(_digits(value.strip()), purge.preview["messages"]) else
           [client.post(reverse("purge:execute", args=[purge.pk]), {"confirmation": value})]),
-        client.post(reverse("purge:conversation", args=[chat.team.pk]),
+        client.post(reverse("purge:conversation", args=[chat.group.pk]),
                     {"action": "messages", "ids": [value], "effect": "hide_for_user", "member": value, "reason": "r"}),
     ]
     assert [a.status_code for a in answers if a.status_code not in (200, 302, 400)] == []

@@ -32,7 +32,7 @@ from chatdata.erasure.actions import do_open_erasure
 from chatdata.erasure.certificate import issue
 from chatdata.api_tokens import do_create_api_token
 from chatdata.models import ApiToken, AuditEntry, ErasureRequest, LegalHold, PurgeRequest, Selection
-from chatdata.purge.actions import do_execute_purge, do_preview_purge
+from chatdata.purge.actions import do_cancel_purge, do_execute_purge, do_preview_purge
 from chatdata.permissions import can_request
 from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, MessagesScope, PurgeSpec, UserScope
@@ -156,13 +156,23 @@ MATRIX = [
         state=lambda w, c: PurgeRequest.objects.get(pk=w.own_preview().pk).state),
     Row("purge:execute", POST, "NNNNNNL", args=lambda w: [w.root_preview.pk], label="someone else's preview",
         data=lambda w: {"confirmation": str(w.root_preview.preview["messages"])}, state=request_state("root_preview")),
+    Row("purge:preview_again", POST, "YYYNYNL", args=lambda w: [w.own_preview().pk], label="own preview",
+        state=lambda w, c: PurgeRequest.objects.get(pk=w.own_preview().pk).state),
+    Row("purge:preview_again", POST, "NNNNNNL", args=lambda w: [w.root_preview.pk], label="someone else's preview",
+        state=lambda w, c: PurgeRequest.objects.count()),
     Row("jobs:list", GET, "YYYYYNL"),
     Row("jobs:detail", GET, "YYYYYNL", args=lambda w: [w.conv_request.pk]),
+    Row("jobs:cancel", GET, "NYNNYNL", args=lambda w: [w.conv_request.pk], label="(confirmation) conversation request"),
+    Row("jobs:cancel", GET, "NNYNYNL", args=lambda w: [w.erasure.pk], label="(confirmation) erasure"),
     Row("jobs:cancel", POST, "NYNNYNL", args=lambda w: [w.conv_request.pk], label="conversation request",
         state=request_state("conv_request")),
     Row("jobs:cancel", POST, "NNYNYNL", args=lambda w: [w.erasure.pk], label="erasure", state=request_state("erasure")),
     Row("jobs:resume", POST, "NYNNYNL", args=lambda w: [w.failed.pk], label="failed conversation request",
         state=request_state("failed")),
+    Row("jobs:resume", POST, "NYNNYNL", args=lambda w: [w.cancelled.pk], label="cancelled conversation request",
+        state=request_state("cancelled")),
+    Row("jobs:close", POST, "NYNNYNL", args=lambda w: [w.cancelled.pk], label="cancelled conversation request",
+        state=request_state("cancelled")),
     # erasure requests (issue 13): compliance, auditors and admins look; compliance and admins act,
     # auditors are refused by the domain (root's requests, so nobody here is their requester)
     Row("erasure:overview", GET, "NNYYYNL"),
@@ -224,6 +234,7 @@ def world(db, settings):
 
     failed = do_preview_purge(PurgeSpec(ConversationScope(other.pk), "delete_for_everyone"), actor=root, reason="old")
     PurgeRequest.objects.filter(pk=failed.pk).update(state="failed", attempt=1, error="worker lost")
+    cancelled = do_cancel_purge(submitted(PurgeSpec(ConversationScope(other.pk), "delete_for_everyone"), "spam too"), actor=root)
     w = SimpleNamespace(
         staff=staff, root=root, alice=alice, bob=bob, group=group, other=other, history=history, attachment=attachment,
         conv_request=submitted(PurgeSpec(ConversationScope(group.pk), "delete_for_everyone"), "spam"),
@@ -231,6 +242,7 @@ def world(db, settings):
         root_preview=do_preview_purge(PurgeSpec(MessagesScope((history[2].pk,), group.pk), "hide_for_user", member=bob.pk),
                                       actor=root, reason="report"),
         failed=failed,
+        cancelled=cancelled,
         hold=do_add_legal_hold(actor=root, user=alice, reason="Case 1"),
         root_token=do_create_api_token(actor=root, name="root's")[0],
         me=None,  # the persona under test, set by the test

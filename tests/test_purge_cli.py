@@ -12,7 +12,7 @@ from django.db import connection
 
 from chatdata.models import Message, PurgeRequest
 from chatdata.purge.holds import do_add_legal_hold
-from tests.builders import make_conversation, make_history, make_user
+from tests.builders import ChatWorld
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,14 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        alice, bob = make_user("alice"), make_user("bob")
-        group = make_conversation("group", [alice, bob], external_id="grp")
-        peer = make_conversation("peer", [alice, bob], external_id="peer")
-        g = make_history(group, alice, 5)
-        p = make_history(peer, bob, 3)
-
-    return Chat
+    chat = ChatWorld().add_users("alice", "bob")
+    chat.add_group("group", ["alice", "bob"], external_id="grp")
+    chat.add_peer("peer", ["alice", "bob"])
+    chat.add_history("group", "alice", 5, name="g")
+    chat.add_history("peer", "bob", 3, name="p")
+    return chat
 
 
 def purge(capsys, *args):
@@ -160,13 +158,15 @@ def test_it_exits_1_when_the_run_fails_and_0_when_resumed(chat, moderator, capsy
     assert (status, out["state"], out["result"]["messages"]) == (0, "done", 5)
 
 
-def test_it_cancels_and_refuses_to_resume_a_cancelled_request(chat, moderator, capsys, settings):
+def test_it_cancels_closes_and_then_refuses_to_resume(chat, moderator, capsys, settings):
     settings.PURGE_INLINE_LIMIT = 1
     status, out = purge(capsys, "--conversation", "grp", "--effect", "delete-for-everyone", "--actor", "mona", "--reason", "x", "--execute",
                         "--confirm", "5")
     assert (status, out["state"]) == (0, "queued")
     status, out = purge(capsys, "--cancel", str(out["request"]), "--actor", "mona")
     assert (status, out["state"]) == (0, "cancelled")
+    status, out = purge(capsys, "--close", str(out["request"]), "--actor", "mona")
+    assert (status, out["state"]) == (0, "closed")
     status, out = purge(capsys, "--resume", str(out["request"]), "--actor", "mona")
     assert (status, out["error"]["code"]) == (3, "bad_state")
 

@@ -8,7 +8,6 @@ not even an audit entry.
 """
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -26,22 +25,19 @@ from chatdata.purge.scopes import (
     RangeScope,
     UserScope,
 )
-from tests.builders import T0, add_hide, add_pending, make_conversation, make_history, make_user, snapshot_chat
+from tests.builders import HOUR, T0, ChatWorld, add_hide, add_pending, snapshot_chat
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
 NOTHING = "Nothing matches: no request was made."
 
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        alice, bob = make_user("alice"), make_user("bob")
-        group = make_conversation("group", [alice, bob], external_id="grp", title="Group")
-        empty = make_conversation("group", [alice, bob], external_id="void", title="Void")
-        g = make_history(group, alice, 4, start=T0 + 10 * HOUR)  # T0+10h .. T0+13h
-
-    return Chat
+    chat = ChatWorld().add_users("alice", "bob")
+    chat.add_group("group", ["alice", "bob"], external_id="grp", title="Group")
+    chat.add_group("empty", ["alice", "bob"], external_id="void", title="Void")
+    chat.add_history("group", "alice", 4, start=T0 + 10 * HOUR, name="g")  # T0+10h .. T0+13h
+    return chat
 
 
 def refused_as_empty(spec, actor):
@@ -90,12 +86,12 @@ def test_it_still_hides_already_hidden_messages_whose_delivery_is_pending(chat, 
 
 
 def test_it_refuses_clearing_a_history_already_cleared(chat, moderator):
-    Membership.objects.filter(conversation=chat.group, user=chat.bob).update(cleared_before=T0 + 20 * HOUR)
+    chat.clear(chat.group, chat.bob, before=T0 + 20 * HOUR)
     refused_as_empty(PurgeSpec(ConversationScope(chat.group.pk), "hide_for_user", member=chat.bob.pk), moderator)
 
 
 def test_it_refuses_hiding_a_conversation_already_hidden_for_the_member(chat, moderator):
-    Membership.objects.filter(conversation=chat.group, user=chat.bob).update(hidden=True)
+    chat.hide_conversation(chat.group, chat.bob)
     refused_as_empty(PurgeSpec(ConversationScope(chat.group.pk), "delete_conversation", member=chat.bob.pk), moderator)
     # Clearing their history as well still changes something.
     spec = PurgeSpec(ConversationScope(chat.group.pk), "delete_conversation", member=chat.bob.pk, clear_history=True)

@@ -26,21 +26,9 @@ from chatdata.purge.scopes import (
     RangeScope,
     UserScope,
 )
-from tests.builders import (
-    T0,
-    add_attachment,
-    add_hide,
-    add_pending,
-    add_reaction,
-    make_conversation,
-    make_history,
-    make_message,
-    make_user,
-    snapshot_chat,
-)
+from tests.builders import HOUR, T0, ChatWorld, add_hide, add_reaction, make_message, snapshot_chat
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
 snapshot = snapshot_chat
 
 
@@ -48,32 +36,27 @@ def changed_rows(before, after):
     return {name: (before[name] - after[name], after[name] - before[name]) for name in before if before[name] != after[name]}
 
 
-class World:
-    """Alice, Bob and Carol in a group, a peer chat and a room; Dan elsewhere as a control."""
-
-    def __init__(self):
-        self.alice, self.bob, self.carol, self.dan = (make_user(x) for x in ("alice", "bob", "carol", "dan"))
-        self.group = make_conversation("group", [self.alice, self.bob, self.carol], external_id="grp")
-        self.peer = make_conversation("peer", [self.alice, self.bob], external_id="peer")
-        self.room = make_conversation("room", [self.alice, self.bob, self.carol], external_id="room")
-        self.other = make_conversation("group", [self.carol, self.dan], external_id="other")
-        self.g = make_history(self.group, self.alice, 6, start=T0)  # T0 .. T0+5h
-        self.g += [make_message(self.group, self.bob, sent_at=T0 + 6 * HOUR + i * HOUR) for i in range(4)]  # +6h..+9h
-        self.p = make_history(self.peer, self.bob, 4, start=T0)
-        self.r = make_history(self.room, self.carol, 3, start=T0)
-        self.o = make_history(self.other, self.dan, 3, start=T0)
-        add_reaction(self.g[1], self.bob)
-        add_reaction(self.g[1], self.carol, "🎉")
-        add_hide(self.g[1], self.carol)
-        add_pending(self.g[1], self.carol)
-        add_pending(self.g[2], self.bob)
-        self.file = add_attachment(self.g[2]).file.name
-        self.kept_file = add_attachment(self.o[0]).file.name
-
-
 @pytest.fixture
 def world(db):
-    return World()
+    """Alice, Bob and Carol in a group, a peer chat and a room; Dan elsewhere as a control."""
+    world = ChatWorld().add_users("alice", "bob", "carol", "dan")
+    world.add_group("group", ["alice", "bob", "carol"], external_id="grp")
+    world.add_peer("peer", ["alice", "bob"])
+    world.add_room("room", ["alice", "bob", "carol"])
+    world.add_group("other", ["carol", "dan"])
+    world.add_history("group", "alice", 6, name="g")  # T0 .. T0+5h
+    world.g += world.add_history("group", "bob", 4, start=T0 + 6 * HOUR)  # +6h..+9h
+    world.add_history("peer", "bob", 4, name="p")
+    world.add_history("room", "carol", 3, name="r")
+    world.add_history("other", "dan", 3, name="o")
+    world.add_reaction(world.g[1], "bob")
+    world.add_reaction(world.g[1], "carol", "🎉")
+    world.add_hide(world.g[1], "carol")
+    world.add_pending(world.g[1], "carol")
+    world.add_pending(world.g[2], "bob")
+    world.file = world.add_attachment(world.g[2]).file.name
+    world.kept_file = world.add_attachment(world.o[0]).file.name
+    return world
 
 
 def run(spec, actor, capture, **kwargs):

@@ -15,7 +15,7 @@ from chatdata.models import Attachment, FileOutbox, Message, Reaction
 from chatdata.purge import effects
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
-from tests.builders import add_attachment, add_reaction, make_conversation, make_history, make_user
+from tests.builders import ChatWorld, add_attachment, add_reaction
 
 
 def switches_off_triggers():
@@ -118,13 +118,10 @@ class ChatService:
 
 @pytest.fixture
 def chat(db):
-    alice, bob = make_user("alice"), make_user("bob")
-    group = make_conversation("group", [alice, bob], external_id="grp")
-    messages = make_history(group, alice, 5)
-    add_reaction(messages[0], bob)
-    other = make_conversation("group", [alice, bob], external_id="other")
-    kept = make_history(other, bob, 2)
-    return {"alice": alice, "bob": bob, "group": group, "messages": messages, "kept": kept}
+    """The shared world with five messages of Alice's (the first with Bob's reaction) and two of Bob's."""
+    chat = ChatWorld().two_groups(5, 2, other="other")
+    chat.add_reaction(chat.messages[0], "bob")
+    return chat
 
 
 def purge_while(service_factory, chat, moderator):
@@ -154,7 +151,7 @@ def test_a_reaction_committed_during_the_batch_goes_with_its_message(skip, chat,
     assert not Reaction.objects.exclude(message__in=Message.objects.all()).exists()  # no orphans
     assert Reaction.objects.count() == 0
     assert request.result["reactions"] == request.preview["reactions"] + 1 == 2
-    assert Message.objects.filter(conversation=chat["kept"][0].conversation).count() == 2
+    assert Message.objects.filter(conversation=chat["others"][0].conversation).count() == 2
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -185,7 +182,7 @@ def test_both_ways_delete_the_same_rows_and_count_them_alike(
 ):
     settings.PURGE_SKIP_FK_TRIGGERS = skip
     add_attachment(chat["messages"][1])
-    add_reaction(chat["kept"][0], chat["alice"])
+    add_reaction(chat["others"][0], chat["alice"])
     spec = PurgeSpec(ConversationScope(conversation=chat["group"].pk), "delete_for_everyone")
     with django_capture_on_commit_callbacks(execute=True):
         request = do_execute_purge(do_preview_purge(spec, actor=moderator, reason="both ways"), actor=moderator)
@@ -193,4 +190,4 @@ def test_both_ways_delete_the_same_rows_and_count_them_alike(
     assert {k: request.result[k] for k in ("messages", "attachments", "reactions")} == {
         "messages": 5, "attachments": 1, "reactions": 1,
     }
-    assert list(Reaction.objects.values_list("message_id", flat=True)) == [chat["kept"][0].pk]
+    assert list(Reaction.objects.values_list("message_id", flat=True)) == [chat["others"][0].pk]

@@ -98,8 +98,10 @@ def test_it_polls_a_running_job_and_stops_when_it_ends(client, chat, moderator, 
 
 def test_it_highlights_executed_counts_that_differ_from_the_preview(client, chat, moderator):
     purge = a_preview(chat, moderator)
-    Message.objects.filter(pk=chat.history[5].pk).delete()  # gone between preview and run
-    do_execute_purge(purge, actor=moderator)
+    PurgeRequest.objects.filter(pk=purge.pk).update(runs_inline=False)
+    purge = do_execute_purge(purge, actor=moderator)  # queued: confirmed with the preview's counts
+    Message.objects.filter(pk=chat.history[5].pk).delete()  # gone between the confirmation and the run
+    run_purge(purge.pk, purge.attempt)
     page = logged_in(client, moderator).get(reverse("jobs:detail", args=[purge.pk])).content.decode()
     row = re.search(r'<tr class="differs"><th scope="row">Messages deleted</th>(.*?)</tr>', page, re.S)
     assert row and "-1" in row.group(1)

@@ -14,6 +14,7 @@ from chatdata.purge.actions import (
     PurgeRefused,
     do_approve_purge,
     do_cancel_purge,
+    do_close_purge,
     do_execute_purge,
     do_preview_purge,
     do_reject_purge,
@@ -21,24 +22,17 @@ from chatdata.purge.actions import (
 )
 from chatdata.purge.execute import run_purge
 from chatdata.purge.scopes import ConversationScope, PurgeInvalid, PurgeSpec
-from tests.builders import add_attachment, add_reaction, make_conversation, make_history, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def chat(db):
-    class Chat:
-        alice, bob = make_user("alice"), make_user("bob")
-        group = make_conversation("group", [alice, bob], external_id="grp")
-        other = make_conversation("group", [alice, bob], external_id="oth")
-        messages = make_history(group, alice, 10)
-        others = make_history(other, bob, 3)
-
-    for message in Chat.messages[::3]:
-        add_reaction(message, Chat.bob)
-    Chat.files = [add_attachment(m).file.name for m in Chat.messages[1::4]]
-    return Chat
+def chat(chat):
+    """The shared world; every third message of the group has Bob's reaction, every fourth a file."""
+    for message in chat.messages[::3]:
+        chat.add_reaction(message, "bob")
+    chat.files = [chat.add_attachment(m).file.name for m in chat.messages[1::4]]
+    return chat
 
 
 def whole_group(chat):
@@ -130,6 +124,8 @@ def test_it_cancels_a_running_purge_at_the_next_batch_boundary(chat, moderator, 
     assert request.result["messages"] == 3  # the batch in flight finished; no further one started
     assert Message.objects.filter(conversation=chat.group).count() == 7
     assert actions_of(request)[-2:] == ["purge.cancel_requested", "purge.cancel"]
+    # The rest can be resumed or closed (tests/test_purge_staleness.py); once closed, never resumed.
+    do_close_purge(request, actor=moderator)
     with pytest.raises(PurgeRefused) as caught:
         do_resume_purge(request, actor=moderator)
     assert caught.value.code == "bad_state"

@@ -6,6 +6,9 @@ Two ways a run could exceed its preview, each tested for every scope kind:
 - a message with an id at or below the high-water mark commits after the preview (sequences hand
   out ids in one order, transactions commit in another): the run takes no more messages than the
   preview counted, and records what it left.
+Before the confirmation, such changes make the preview stale: confirming recounts and asks again
+(chatdata.purge.staleness, tests/test_purge_staleness.py). So the cap is tested on what changes
+between the confirmation and the run: `confirm_then` confirms, lets the change happen, then runs.
 """
 
 from datetime import timedelta
@@ -27,32 +30,37 @@ from chatdata.purge.scopes import (
     RangeScope,
     UserScope,
 )
-from tests.builders import T0, make_conversation, make_history, make_message, make_user
+from tests.builders import HOUR, T0, ChatWorld, make_conversation, make_message
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
-
-
-class World:
-    """A group of 10 messages (alice sends g[0..5], bob g[6..9], hourly from T0) and a peer chat
-    of 4 (bob); a hold on the group from T0+2h to T0+5h keeps g[2], g[3], g[4]."""
-
-    def __init__(self):
-        self.alice, self.bob = make_user("alice"), make_user("bob")
-        self.group = make_conversation("group", [self.alice, self.bob], external_id="grp", title="Group")
-        self.peer = make_conversation("peer", [self.alice, self.bob], external_id="peer")
-        self.g = make_history(self.group, self.alice, 6, start=T0)
-        self.g += [make_message(self.group, self.bob, sent_at=T0 + (6 + i) * HOUR) for i in range(4)]
-        self.p = make_history(self.peer, self.bob, 4, start=T0)
-
-    @property
-    def held(self):
-        return self.g[2:5]
 
 
 @pytest.fixture
 def world(db):
-    return World()
+    """A group of 10 messages (alice sends g[0..5], bob g[6..9], hourly from T0) and a peer chat
+    of 4 (bob); a hold on the group from T0+2h to T0+5h keeps g[2], g[3], g[4] (`held`)."""
+    world = ChatWorld().add_users("alice", "bob")
+    world.add_group("group", ["alice", "bob"], external_id="grp", title="Group")
+    world.add_peer("peer", ["alice", "bob"])
+    world.add_history("group", "alice", 6, name="g")
+    world.g += world.add_history("group", "bob", 4, start=T0 + 6 * HOUR)
+    world.add_history("peer", "bob", 4, name="p")
+    world.held = world.g[2:5]
+    return world
+
+
+def confirm_then(request, actor, meanwhile, *, approver=None):
+    """Confirm `request` (queued: a background run; approved by `approver` where it needs it), let
+    `meanwhile()` change the data, then run the job as a worker would."""
+    PurgeRequest.objects.filter(pk=request.pk).update(runs_inline=False)
+    request = do_execute_purge(request, actor=actor)
+    if request.state == "awaiting_approval":
+        request = do_approve_purge(request, actor=approver)
+    assert request.state == "queued", request.state
+    meanwhile()
+    run_purge(request.pk, request.attempt)
+    request.refresh_from_db()
+    return request
 
 
 def hold_the_group(world, compliance, **window):
@@ -171,9 +179,7 @@ def test_it_still_honours_a_hold_placed_after_the_preview(world, moderator, comp
     first = hold_the_group(world, compliance)
     request = do_preview_purge(PurgeSpec(ConversationScope(world.group.pk), "delete_for_everyone"), actor=moderator, reason="x")
     do_release_legal_hold(first, actor=compliance, reason="done")
-    do_add_legal_hold(actor=compliance, user=world.bob, reason="new case")
-    with django_capture_on_commit_callbacks(execute=True):
-        request = do_execute_purge(request, actor=moderator)
+    request = confirm_then(request, moderator, lambda: do_add_legal_hold(actor=compliance, user=world.bob, reason="new case"))
     assert request.result["messages"] == 3
     assert left_in_group(world) == pks(world.held + world.g[6:])
 
@@ -236,22 +242,22 @@ def test_it_never_takes_more_messages_than_the_preview_counted(
     request = do_preview_purge(make_spec(world), actor=actor, reason="x")
     previewed = request.preview["messages"]
     assert request.high_water_mark > late_id
-    late = Message.objects.create(
-        id=late_id, external_id="late", conversation=world.group, sender=world.alice, sent_at=T0 + 3 * HOUR + timedelta(minutes=1)
-    )
 
-    with django_capture_on_commit_callbacks(execute=True):
-        request = do_execute_purge(request, actor=actor)
-        if request.state == "awaiting_approval":
-            request = do_approve_purge(request, actor=admin_user)
+    def commit_late():
+        return Message.objects.create(
+            id=late_id, external_id="late", conversation=world.group, sender=world.alice,
+            sent_at=T0 + 3 * HOUR + timedelta(minutes=1),
+        )
+
+    request = confirm_then(request, actor, commit_late, approver=admin_user)
+    late = Message.objects.get(pk=late_id) if Message.objects.filter(pk=late_id).exists() else None
 
     assert request.state == "done", request.error
     assert request.result["messages"] == previewed
     assert request.result["beyond_preview"] == 1
     # Batches go by ascending id: the late message has the highest id in scope, so it is the one left.
-    if request.purge_spec.destroys:
-        assert Message.objects.filter(pk=late.pk).exists()
-    else:
+    assert late is not None
+    if not request.purge_spec.destroys:
         assert not MessageHide.objects.filter(message=late).exists()
         assert MessageHide.objects.filter(user=world.bob).count() == previewed
 
@@ -260,9 +266,9 @@ def test_the_job_page_shows_what_the_cap_left(client, world, moderator, django_c
     late_id = reserve_message_id()
     make_message(world.peer, world.bob)
     request = do_preview_purge(PurgeSpec(ConversationScope(world.group.pk), "delete_for_everyone"), actor=moderator, reason="x")
-    Message.objects.create(id=late_id, external_id="late", conversation=world.group, sender=world.alice, sent_at=T0)
-    with django_capture_on_commit_callbacks(execute=True):
-        request = do_execute_purge(request, actor=moderator)
+    request = confirm_then(request, moderator, lambda: Message.objects.create(
+        id=late_id, external_id="late", conversation=world.group, sender=world.alice, sent_at=T0,
+    ))
     client.force_login(moderator)
     page = client.get(reverse("jobs:detail", args=[request.pk])).content.decode()
     assert "1 message matched the scope beyond the 10 the preview counted" in page
@@ -278,10 +284,12 @@ def test_the_cap_is_a_backstop_even_for_a_request_without_frozen_holds(
     make_spec, previewed, _ = SCOPES[kind]
     hold = hold_the_group(world, compliance)
     request = do_preview_purge(make_spec(world), actor=moderator, reason="x")
-    PurgeRequest.objects.filter(pk=request.pk).update(preview_holds=[])
-    do_release_legal_hold(hold, actor=compliance, reason="done")
-    with django_capture_on_commit_callbacks(execute=True):
-        request = do_execute_purge(request, actor=moderator)
+
+    def forget_and_release():
+        PurgeRequest.objects.filter(pk=request.pk).update(preview_holds=[])
+        do_release_legal_hold(hold, actor=compliance, reason="done")
+
+    request = confirm_then(request, moderator, forget_and_release)
     assert request.state == "done", request.error
     assert (request.result["messages"], request.result["beyond_preview"]) == (previewed, 3)
     assert request.batches <= 3

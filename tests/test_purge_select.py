@@ -12,8 +12,10 @@ from chatdata.browse.search import MessageQuery, search_messages
 from chatdata.models import Attachment, AuditEntry, FileOutbox, Message, MessageHide, PurgeRequest, SyncEvent
 from chatdata.permissions import request_refusal
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
+from chatdata.purge.execute import run_purge
 from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.predicates import matching_count
+from chatdata.purge.refusals import PurgeRefused
 from chatdata.purge.scopes import (
     MODE_ATTACHMENTS,
     MODE_HIDE_ROWS,
@@ -327,14 +329,29 @@ def test_only_attachments_where_there_are_none_makes_no_request(world, moderator
     assert not PurgeRequest.objects.exists()
 
 
-def test_an_attachment_added_after_the_preview_is_drift_not_silence(world, moderator, django_capture_on_commit_callbacks):
+def test_an_attachment_added_before_the_confirmation_is_asked_again(world, moderator):
+    """A message gaining an attachment makes the preview stale: confirming recounts and asks again."""
+    spec = PurgeSpec(RangeScope(world.group.pk, end=T0 + 3 * HOUR), "delete_attachments")
+    request = do_preview_purge(spec, actor=moderator, reason="storage")
+    add_attachment(world.spam[1], "new.png")
+    with pytest.raises(PurgeRefused, match="messages 1 → 2"):
+        do_execute_purge(request, actor=moderator)
+    request.refresh_from_db()
+    assert (request.state, request.preview["messages"], request.preview["attachments"]) == ("previewed", 2, 2)
+    assert Attachment.objects.filter(message__in=world.spam[:2]).count() == 2
+
+
+def test_an_attachment_added_after_the_confirmation_is_drift_not_silence(world, moderator):
     """The run takes the messages its preview counted; their attachments, counted again as they go."""
     spec = PurgeSpec(RangeScope(world.group.pk, end=T0 + 3 * HOUR), "delete_attachments")
-    with django_capture_on_commit_callbacks(execute=True):
-        request = do_preview_purge(spec, actor=moderator, reason="storage")
-        add_attachment(world.spam[0], "second.png")
-        add_attachment(world.spam[1], "new.png")  # a message the preview did not count
-        request = do_execute_purge(request, actor=moderator)
+    request = do_preview_purge(spec, actor=moderator, reason="storage")
+    PurgeRequest.objects.filter(pk=request.pk).update(runs_inline=False)
+    request = do_execute_purge(request, actor=moderator)
+    assert request.state == "queued", request.state
+    add_attachment(world.spam[0], "second.png")
+    add_attachment(world.spam[1], "new.png")  # a message the preview did not count
+    run_purge(request.pk, request.attempt)
+    request.refresh_from_db()
     assert request.preview["messages"] == request.result["messages"] == 1
     assert (request.preview["attachments"], request.result["attachments"]) == (1, 2)
     assert Attachment.objects.filter(message=world.spam[1]).count() == 1

@@ -16,7 +16,7 @@ from chatdata.purge.scopes import (
     UserScope,
 )
 from chatdata.purge.validation import spec_from_external
-from tests.builders import T0, make_conversation, make_history, make_user
+from tests.builders import T0, ChatWorld
 from tests.builders import snapshot_chat as snapshot
 
 pytestmark = pytest.mark.django_db
@@ -24,16 +24,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def chat(db):
-    class Chat:
-        alice, bob, eve = make_user("alice"), make_user("bob"), make_user("eve")
-        group = make_conversation("group", [alice, bob], external_id="grp")
-        other = make_conversation("group", [alice, bob], external_id="oth")
-        room = make_conversation("room", [alice, bob], external_id="lobby")
-        g = make_history(group, alice, 3)
-        o = make_history(other, bob, 2)
-        r = make_history(room, bob, 2)
-
-    return Chat
+    """The shared world with three messages of Alice's and two of Bob's; Eve, in no conversation;
+    a room (lobby) with two of Bob's messages."""
+    chat = ChatWorld().two_groups(3, 2)
+    chat.add_user("eve")
+    chat.add_room("room", ["alice", "bob"], external_id="lobby")
+    chat.add_history("room", "bob", 2, name="r")
+    return chat
 
 
 def assert_refused(build, moderator, field, words):
@@ -49,7 +46,7 @@ def assert_refused(build, moderator, field, words):
 
 def test_it_refuses_unknown_message_ids(chat, moderator):
     message = assert_refused(
-        lambda: PurgeSpec(MessagesScope([chat.g[0].pk, 999_001, 999_002]), "delete_for_everyone"), moderator, "ids", "do not exist"
+        lambda: PurgeSpec(MessagesScope([chat.messages[0].pk, 999_001, 999_002]), "delete_for_everyone"), moderator, "ids", "do not exist"
     )
     assert "999001" in message and "999002" in message
 
@@ -71,12 +68,12 @@ def test_it_refuses_an_unknown_user_or_member(chat, compliance, moderator):
 
 def test_it_refuses_ids_from_another_conversation(chat, moderator):
     message = assert_refused(
-        lambda: PurgeSpec(MessagesScope([chat.g[0].pk, chat.o[1].pk], conversation=chat.group.pk), "delete_for_everyone"),
+        lambda: PurgeSpec(MessagesScope([chat.messages[0].pk, chat.others[1].pk], conversation=chat.group.pk), "delete_for_everyone"),
         moderator,
         "ids",
         "not in conversation grp",
     )
-    assert str(chat.o[1].pk) in message
+    assert str(chat.others[1].pk) in message
 
 
 def test_it_refuses_an_end_not_after_the_start(chat, moderator):
@@ -109,7 +106,7 @@ def test_it_refuses_a_member_who_is_not_in_the_conversation(chat, moderator):
         lambda: PurgeSpec(ConversationScope(chat.group.pk), "hide_for_user", member=chat.eve.pk), moderator, "member", "not in conversation grp"
     )
     assert_refused(
-        lambda: PurgeSpec(MessagesScope([chat.g[0].pk]), "hide_for_user", member=chat.eve.pk), moderator, "member", "not in"
+        lambda: PurgeSpec(MessagesScope([chat.messages[0].pk]), "hide_for_user", member=chat.eve.pk), moderator, "member", "not in"
     )
 
 
@@ -127,9 +124,9 @@ def test_it_refuses_an_empty_scope(chat, moderator):
 
 def test_it_refuses_more_ids_than_purge_max_ids(chat, moderator, settings):
     settings.PURGE_MAX_IDS = 2
-    ids = [m.pk for m in chat.g]
+    ids = [m.pk for m in chat.messages]
     assert_refused(lambda: PurgeSpec(MessagesScope(ids), "delete_for_everyone"), moderator, "ids", "At most 2")
-    external = [m.external_id for m in chat.g]
+    external = [m.external_id for m in chat.messages]
     assert_refused(
         lambda: spec_from_external({"scope": {"kind": "messages", "ids": external}, "effect": "delete_for_everyone"}),
         moderator,

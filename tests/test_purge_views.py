@@ -163,8 +163,10 @@ def test_it_answers_400_to_an_unknown_action(client, chat, moderator):
 def test_it_accepts_state_changes_only_as_posts(client, chat, moderator):
     purge = a_preview(chat, moderator)
     logged_in(client, moderator)
-    for name in ("purge:execute", "jobs:cancel", "jobs:resume"):
+    # (A GET of jobs:cancel is its confirmation page: tests/test_purge_staleness.py.)
+    for name in ("purge:execute", "purge:preview_again", "jobs:resume", "jobs:close"):
         assert client.get(reverse(name, args=[purge.pk])).status_code == 405
+    assert PurgeRequest.objects.get(pk=purge.pk).state == "previewed"
     assert client.post(reverse("jobs:detail", args=[purge.pk])).status_code == 405
 
 

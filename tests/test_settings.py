@@ -19,7 +19,7 @@ OUR_VARIABLES = {
     "DATABASE_URL", "DEBUG", "IMPORT_MAX_BODY_BYTES", "LOG_LEVEL", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_MINUTES",
     "ERASURE_CERTIFICATE_KEY", "ERASURE_DEADLINE_DAYS", "ERASURE_PSEUDONYM_KEY",
     "MEDIA_ROOT", "PURGE_APPROVAL_THRESHOLD", "PURGE_BATCH_PAUSE_PERCENT", "PURGE_BATCH_SIZE", "PURGE_BATCH_TARGET_MS",
-    "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
+    "PURGE_INLINE_LIMIT", "PURGE_MAX_IDS", "PURGE_PREVIEW_TTL", "PURGE_SKIP_FK_TRIGGERS", "PURGE_STALE_SECONDS", "PURGE_SUPPORT_MAX_MESSAGES",
     "PURGE_WAL_COMPRESSION", "REDIS_URL", "SECRET_KEY", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
     "SECURE_HSTS_SECONDS", "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "TIME_ZONE",
 }
@@ -42,7 +42,7 @@ SHOW = (
     "'witness': str(s.AUDIT_WITNESS_FILE), "
     "'purge': [s.PURGE_MAX_IDS, s.PURGE_INLINE_LIMIT, s.PURGE_APPROVAL_THRESHOLD, s.PURGE_BATCH_SIZE, "
     "s.PURGE_SUPPORT_MAX_MESSAGES, s.PURGE_STALE_SECONDS, s.PURGE_WAL_COMPRESSION, s.PURGE_BATCH_TARGET_MS, "
-    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS], 'import_max_body': s.IMPORT_MAX_BODY_BYTES, "
+    "s.PURGE_BATCH_PAUSE_PERCENT, s.PURGE_SKIP_FK_TRIGGERS, s.PURGE_PREVIEW_TTL], 'import_max_body': s.IMPORT_MAX_BODY_BYTES, "
     "'erasure': [s.ERASURE_DEADLINE_DAYS, s.ERASURE_PSEUDONYM_KEY, s.ERASURE_CERTIFICATE_KEY]}))"
 )
 
@@ -74,6 +74,8 @@ BAD = [
     ("PURGE_SKIP_FK_TRIGGERS", {"PURGE_SKIP_FK_TRIGGERS": "yes"}),
     ("PURGE_SUPPORT_MAX_MESSAGES", {"PURGE_SUPPORT_MAX_MESSAGES": "-3"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "0"}),
+    ("PURGE_PREVIEW_TTL", {"PURGE_PREVIEW_TTL": "0"}),
+    ("PURGE_PREVIEW_TTL", {"PURGE_PREVIEW_TTL": "1h"}),
     ("PURGE_STALE_SECONDS", {"PURGE_STALE_SECONDS": "1m"}),
     ("PURGE_WAL_COMPRESSION", {"PURGE_WAL_COMPRESSION": "gzip"}),
     ("IMPORT_MAX_BODY_BYTES", {"IMPORT_MAX_BODY_BYTES": "0"}),
@@ -183,6 +185,7 @@ def test_it_starts_with_production_values(tmp_path):
         PURGE_BATCH_TARGET_MS="400",
         PURGE_BATCH_PAUSE_PERCENT="0",
         PURGE_SKIP_FK_TRIGGERS="off",
+        PURGE_PREVIEW_TTL="900",
         AUDIT_WITNESS_FILE=str(tmp_path / "witness" / "audit.jsonl"),
         IMPORT_MAX_BODY_BYTES="1048576",
         ERASURE_DEADLINE_DAYS="14",
@@ -201,7 +204,7 @@ def test_it_starts_with_production_values(tmp_path):
     assert shown["media"] == str(tmp_path / "files")
     assert shown["log_level"] == "INFO"
     assert shown["witness"] == str(tmp_path / "witness" / "audit.jsonl")
-    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off"]
+    assert shown["purge"] == [500, 0, 20000, 5000, 0, 300, "off", 400, 0, "off", 900]
     assert shown["import_max_body"] == 1_048_576
     assert shown["erasure"] == [14, "p" * 40, "c" * 40]
 
@@ -230,7 +233,7 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
     assert shown["witness"] == str(var / "audit-witness.jsonl")
-    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto"]
+    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 100, "auto", 3600]
     assert shown["import_max_body"] == 65_536
     deadline, pseudonym_key, certificate_key = shown["erasure"]
     assert deadline == 30

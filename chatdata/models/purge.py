@@ -19,6 +19,7 @@ from django.utils import timezone
 
 STATES = (
     "draft", "previewed", "awaiting_approval", "approved", "rejected", "queued", "running", "done", "failed", "cancelled",
+    "closed",
 )
 
 
@@ -34,11 +35,15 @@ class PurgeRequest(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A cancelled request whose rest was given up for good: it can no longer be resumed.
+        CLOSED = "closed", "Closed"
 
     assert tuple(State.values) == STATES
 
-    # States from which nothing moves on by itself.
-    FINAL_STATES = frozenset({State.REJECTED, State.DONE, State.FAILED, State.CANCELLED})
+    # States from which nothing moves on by itself (a cancelled request moves on only when resumed,
+    # a failed one likewise; a closed one never). A previewed request left unconfirmed past
+    # PURGE_PREVIEW_TTL is shown as expired, a state derived from its age (chatdata.purge.staleness).
+    FINAL_STATES = frozenset({State.REJECTED, State.DONE, State.FAILED, State.CANCELLED, State.CLOSED})
 
     id = models.BigAutoField(primary_key=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
@@ -75,6 +80,10 @@ class PurgeRequest(models.Model):
     )
     rejected_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     # Progress, for a progress bar: processed_messages of total_messages, rate from the times.
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -130,6 +139,33 @@ class PurgeRequest(models.Model):
         return self.state in self.FINAL_STATES
 
     @property
+    def preview_expires_at(self):
+        """When this preview expires (PURGE_PREVIEW_TTL); None unless it is previewed."""
+        from chatdata.purge.staleness import expires_at
+
+        return expires_at(self)
+
+    @property
+    def is_expired(self):
+        from chatdata.purge.staleness import is_expired
+
+        return is_expired(self)
+
+    @property
+    def shown_state(self):
+        """The state as shown: 'expired' for a preview past PURGE_PREVIEW_TTL, else the stored one."""
+        return "expired" if self.is_expired else self.state
+
+    @property
+    def shown_state_display(self):
+        return "Expired" if self.is_expired else self.get_state_display()
+
+    @property
+    def remaining_messages(self):
+        """What the preview counted that the run has not handled (yet)."""
+        return max(self.total_messages - self.processed_messages, 0)
+
+    @property
     def percent_done(self):
         if self.state == self.State.DONE:
             return 100
@@ -147,6 +183,11 @@ class PurgeItem(models.Model):
         NOT_FOUND = "not_found", "Not found"
         HELD = "held", "Held (partly kept under legal hold)"
         REFUSED = "refused", "Refused"
+        # Set when the request is cancelled (chatdata.purge.remainder): the conversation the run
+        # was in when it stopped (its `counts` say what went before the stop), and those it never
+        # reached. A resume sets both back to pending.
+        CANCELLED = "cancelled", "Not done — cancelled"
+        NOT_STARTED = "not_started", "Not started"
 
     request = models.ForeignKey(PurgeRequest, on_delete=models.CASCADE, related_name="items", db_index=False)
     position = models.IntegerField()

@@ -6,7 +6,9 @@ API and `manage.py purge` alike.
     request = do_approve_purge(request, actor=max, confirmation="1234")    # then runs at once, inline or queued
     do_reject_purge(request, actor=max, reason="too broad")
     do_cancel_purge(request, actor=mona)              # stops at the next batch boundary
-    do_resume_purge(request, actor=mona)              # failed, or running with a dead worker
+    do_resume_purge(request, actor=mona)              # failed, running with a dead worker, or cancelled
+    do_close_purge(request, actor=mona)               # a cancelled request's rest, given up for good
+    new = do_preview_again(request, actor=mona)       # a new preview of the same scope
 
 Each takes the acting staff member as keyword-only `actor` (and optional `ip` for the audit log),
 writes its audit entry in the same transaction as the state change, and raises:
@@ -14,30 +16,30 @@ writes its audit entry in the same transaction as the state change, and raises:
   would change ("Nothing matches: no request was made."), and for a typed `confirmation` that does
   not confirm the request (chatdata.purge.confirmation: the same rule for the requester executing
   and the second person approving); nothing is written;
-- PurgeRefused with `.code` 'not_permitted', 'hold', 'approval_needed' or 'bad_state' for a
-  request the rules forbid. Every refusal is itself audited, once (`purge.refused`, through
-  chatdata.audit.audit_refusal), so attempts show in the log.
+- PurgeRefused (chatdata.purge.refusals) with `.code` 'not_permitted', 'hold', 'approval_needed',
+  'bad_state', 'expired' or 'scope_changed' for a request the rules forbid. Every refusal is
+  itself audited, once (`purge.refused`, through chatdata.audit.audit_refusal), so attempts show
+  in the log.
 
-The `*_refusal(request, actor)` helpers say, without changing anything, whether an action is open
-to someone now (None) or why not (a sentence): the pages show buttons by them, and the actions
-refuse by them. A legal hold met is not among them: the action finds it when it would start the
-run, and refuses then, naming the hold.
+The `*_refusal(request, actor)` helpers (chatdata.purge.refusals, re-exported here) say, without
+changing anything, whether an action is open to someone now (None) or why not (a sentence): the
+pages show buttons by them, and the actions refuse by them.
 
 Only the requester executes their request (so approval is always by a second person); the
 size decides the rest: above PURGE_APPROVAL_THRESHOLD messages, and for every erasure, it waits
 for approval; up to PURGE_INLINE_LIMIT it runs inside the call, otherwise an RQ job runs it.
+Executing first recounts the scope, and refuses an expired or changed preview
+(chatdata.purge.staleness); what a cancel leaves is resumed or closed (chatdata.purge.remainder).
 """
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import PurgeItem, PurgeRequest
 from chatdata.parsing import InvalidText, check_text
-from chatdata.permissions import approval_refusal, manage_refusal, request_refusal
+from chatdata.permissions import request_refusal
+from chatdata.purge import remainder, staleness
 from chatdata.purge.confirmation import check_confirmation
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
@@ -52,22 +54,28 @@ from chatdata.purge.preview import (
     read_snapshot,
     units_of,
 )
+from chatdata.purge.refusals import (  # noqa: F401 (re-exported: the pages and the API ask them here)
+    PurgeRefused,
+    approve_check,
+    approve_refusal,
+    cancel_check,
+    cancel_refusal,
+    close_check,
+    close_refusal,
+    execute_check,
+    execute_refusal,
+    is_stale,
+    preview_again_check,
+    preview_again_refusal,
+    reject_check,
+    reject_refusal,
+    resume_check,
+    resume_refusal,
+)
 from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.validation import check_spec
 
 State = PurgeRequest.State
-
-
-class PurgeRefused(Exception):
-    NOT_PERMITTED = "not_permitted"
-    HOLD = "hold"
-    APPROVAL_NEEDED = "approval_needed"
-    BAD_STATE = "bad_state"
-
-    def __init__(self, message, code):
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 def counts_of(preview_or_result):
@@ -108,97 +116,6 @@ def _text(value, field):
         return check_text((value or "").strip(), field)
     except InvalidText as exc:
         raise PurgeInvalid(exc.message, field) from None
-
-
-def _is_stale(moment, now=None):
-    now = now or timezone.now()
-    return moment is None or moment < now - timedelta(seconds=settings.PURGE_STALE_SECONDS)
-
-
-# --- who may do what, now (for the pages' buttons; the actions ask the same) ----------------------
-# The checks give (sentence, PurgeRefused code) or None; the public helpers give the sentence.
-
-
-def _execute_check(request, actor):
-    if request.state == State.AWAITING_APPROVAL:
-        return "This request is waiting for approval by another staff member.", PurgeRefused.APPROVAL_NEEDED
-    if request.state != State.PREVIEWED:
-        return f"Only a previewed request can be executed; this one is {request.state}.", PurgeRefused.BAD_STATE
-    if actor is None or actor.pk != request.requested_by_id:
-        return "Only the staff member who previewed a request can execute it.", PurgeRefused.NOT_PERMITTED
-    if message := request_refusal(actor, request.purge_spec, erasure=request.erasure):
-        return message, PurgeRefused.NOT_PERMITTED
-    return None
-
-
-def _approve_check(request, actor):
-    if request.state != State.AWAITING_APPROVAL:
-        return f"Only a request awaiting approval can be approved; this one is {request.state}.", PurgeRefused.BAD_STATE
-    if message := approval_refusal(actor, request):
-        return message, PurgeRefused.NOT_PERMITTED
-    return None
-
-
-def _reject_check(request, actor):
-    if request.state != State.AWAITING_APPROVAL:
-        return f"Only a request awaiting approval can be rejected; this one is {request.state}.", PurgeRefused.BAD_STATE
-    if message := approval_refusal(actor, request):
-        return message, PurgeRefused.NOT_PERMITTED
-    return None
-
-
-def _cancel_check(request, actor, now=None):
-    if message := manage_refusal(actor, request):
-        return message, PurgeRefused.NOT_PERMITTED
-    if request.state in (State.DONE, State.CANCELLED, State.REJECTED):
-        return f"This request is already {request.state}.", PurgeRefused.BAD_STATE
-    if request.state == State.RUNNING and request.cancel_requested and not _is_stale(request.heartbeat_at, now):
-        return "Cancelling was already asked for: the request stops at its next batch boundary.", PurgeRefused.BAD_STATE
-    return None
-
-
-def _resume_check(request, actor, now=None):
-    if message := manage_refusal(actor, request):
-        return message, PurgeRefused.NOT_PERMITTED
-    if request.state == State.FAILED:
-        return None
-    if request.state == State.RUNNING and _is_stale(request.heartbeat_at, now):
-        return None
-    if request.state == State.QUEUED and _is_stale(request.queued_at, now):
-        return None
-    if request.state in (State.RUNNING, State.QUEUED):
-        return (
-            f"This request is {request.state} and its worker is alive; it can be resumed once it has "
-            f"failed or sent no heartbeat for {settings.PURGE_STALE_SECONDS} s.",
-            PurgeRefused.BAD_STATE,
-        )
-    return f"Only a failed or interrupted request can be resumed; this one is {request.state}.", PurgeRefused.BAD_STATE
-
-
-def _sentence(check):
-    return check[0] if check else None
-
-
-def execute_refusal(request, actor):
-    return _sentence(_execute_check(request, actor))
-
-
-def approve_refusal(request, actor):
-    return _sentence(_approve_check(request, actor))
-
-
-def reject_refusal(request, actor):
-    return _sentence(_reject_check(request, actor))
-
-
-def cancel_refusal(request, actor, now=None):
-    return _sentence(_cancel_check(request, actor, now))
-
-
-def resume_refusal(request, actor, now=None):
-    """Failed, or running / queued with no sign of life for PURGE_STALE_SECONDS; by the
-    requester or whoever may approve the request."""
-    return _sentence(_resume_check(request, actor, now))
 
 
 def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
@@ -304,14 +221,53 @@ def _run_inline_if_due(request):
     return request
 
 
+def _recount_if_due(request, actor):
+    """The recount an execute compares with (chatdata.purge.staleness), taken on its own snapshot
+    before the row lock so the lock is held briefly; None when the execute will be refused anyway."""
+    request.refresh_from_db()
+    if execute_check(request, actor) is not None:
+        return None
+    return staleness.recount(request)
+
+
+def _refuse_changed(request, counted, *, actor, ip):
+    """The scope changed since the preview (caller holds the lock): the recount becomes the preview
+    (or, when nothing is left, the request is discarded), audited as purge.recount. Returns the
+    refusal, or None when the preview still holds."""
+    preview, items, holds = counted
+    found = staleness.changes(request, preview, items)
+    if not found:
+        return None
+    nothing_left = changes_nothing(request.purge_spec, preview)
+    message = staleness.changed_message(found, nothing_left)
+    staleness.replace_preview(request, preview, items, holds, found)
+    if nothing_left:
+        request.state = State.CANCELLED
+        request.attempt += 1
+        request.finished_at = timezone.now()
+        request.save(update_fields=["state", "attempt", "finished_at"])
+        request.items.filter(status=PurgeItem.Status.PENDING).update(
+            status=PurgeItem.Status.NOT_STARTED, reason="Nothing was left to delete here when it was confirmed."
+        )
+    _audit("purge.recount", request, actor=actor, ip=ip, reason=message)
+    return message, PurgeRefused.SCOPE_CHANGED
+
+
 def do_execute_purge(request, *, actor, confirmation=None, ip=None):
-    """Run a previewed request: wait for approval, run now, or queue, as its size says.
+    """Run a previewed request: wait for approval, run now, or queue, as its size says. An expired
+    preview is refused; a changed scope is recounted and refused, to be confirmed again.
     `confirmation`: what the person typed (chatdata.purge.confirmation), checked once the rules
     let them act, so a refusal is a refusal whatever was typed."""
+    counted = _recount_if_due(request, actor)
     with transaction.atomic():
         request = _lock(request)
-        if not (refusal := _execute_check(request, actor) or _hold_check(request)):
+        refusal = execute_check(request, actor) or _hold_check(request)
+        if not refusal:
             check_confirmation(request, confirmation)
+            if counted is None:  # it became executable meanwhile: count under the lock
+                counted = staleness.recount(request)
+            refusal = _refuse_changed(request, counted, actor=actor, ip=ip)
+        if not refusal:
             request.executed_by = actor
             if request.needs_approval:
                 request.state = State.AWAITING_APPROVAL
@@ -325,12 +281,33 @@ def do_execute_purge(request, *, actor, confirmation=None, ip=None):
     return _run_inline_if_due(request)
 
 
+def do_preview_again(request, *, actor, ip=None):
+    """A new preview of a previewed request's scope, reason and ticket (an expired one's way on);
+    the old preview is discarded, superseded. Returns the new request."""
+    request.refresh_from_db()
+    if refusal := preview_again_check(request, actor):
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
+    new = do_preview_purge(
+        request.purge_spec, actor=actor, reason=request.reason, ticket=request.ticket, ip=ip, erasure=request.erasure
+    )
+    with transaction.atomic():
+        old = _lock(request)
+        if old.state == State.PREVIEWED:
+            old.state = State.CANCELLED
+            old.attempt += 1
+            old.finished_at = timezone.now()
+            old.save(update_fields=["state", "attempt", "finished_at"])
+            old.items.filter(status=PurgeItem.Status.PENDING).update(status=PurgeItem.Status.NOT_STARTED)
+            _audit("purge.cancel", old, actor=actor, ip=ip, reason=f"Superseded by preview #{new.pk}.")
+    return new
+
+
 def do_approve_purge(request, *, actor, confirmation=None, ip=None):
     """Approve a request waiting for approval (never one's own); it then starts at once. The
     approver types the same confirmation as the requester did (`confirmation`, as for execute)."""
     with transaction.atomic():
         request = _lock(request)
-        if not (refusal := _approve_check(request, actor) or _hold_check(request)):
+        if not (refusal := approve_check(request, actor) or _hold_check(request)):
             check_confirmation(request, confirmation)
             request.state = State.APPROVED
             request.approved_by = actor
@@ -350,7 +327,7 @@ def do_reject_purge(request, *, actor, reason, ip=None):
         raise PurgeInvalid("Say why the request is rejected: the requester and the audit log see it.", "reason")
     with transaction.atomic():
         request = _lock(request)
-        if not (refusal := _reject_check(request, actor)):
+        if not (refusal := reject_check(request, actor)):
             request.state = State.REJECTED
             request.rejected_by = actor
             request.rejected_at = request.finished_at = timezone.now()
@@ -362,21 +339,27 @@ def do_reject_purge(request, *, actor, reason, ip=None):
     return request
 
 
+def _cancel_now(request):
+    """End a request cancelled while nothing runs (caller holds the lock); the new attempt fences
+    off any zombie worker, and the per-conversation results say what was and was not done."""
+    request.state = State.CANCELLED
+    request.attempt += 1
+    request.finished_at = timezone.now()
+    request.save(update_fields=["state", "attempt", "finished_at"])
+    remainder.settle_items(request)
+
+
 def do_cancel_purge(request, *, actor, ip=None):
     """Cancel at once if nothing runs; a running request stops at its next batch boundary."""
     with transaction.atomic():
         request = _lock(request)
-        if not (refusal := _cancel_check(request, actor)):
-            if request.state == State.RUNNING and not _is_stale(request.heartbeat_at):
+        if not (refusal := cancel_check(request, actor)):
+            if request.state == State.RUNNING and not is_stale(request.heartbeat_at):
                 request.cancel_requested = True
                 request.save(update_fields=["cancel_requested"])
                 _audit("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
                 return request
-            # Not running (or its worker is dead): stop it here; the new attempt fences off any zombie.
-            request.state = State.CANCELLED
-            request.attempt += 1
-            request.finished_at = timezone.now()
-            request.save(update_fields=["state", "attempt", "finished_at"])
+            _cancel_now(request)
             _audit("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
     if refusal:
         _refuse(*refusal, actor=actor, request=request, ip=ip)
@@ -384,13 +367,47 @@ def do_cancel_purge(request, *, actor, ip=None):
 
 
 def do_resume_purge(request, *, actor, ip=None):
-    """Continue a failed request, or a running one whose worker stopped sending heartbeats,
-    from its last checkpoint."""
+    """Continue from the last checkpoint a failed request, a running one whose worker stopped
+    sending heartbeats, or a cancelled one (the rest it left; waiting for a new approval first
+    when that rest needs one: chatdata.purge.remainder)."""
     with transaction.atomic():
         request = _lock(request)
-        if not (refusal := _resume_check(request, actor) or _hold_check(request)):
-            _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
+        if not (refusal := resume_check(request, actor) or _hold_check(request)):
+            if request.state == State.CANCELLED:
+                remainder.reopen_items(request)
+                left = remainder.remaining_messages(request)
+                if remainder.resume_needs_approval(request):
+                    request.state = State.AWAITING_APPROVAL
+                    request.approved_by, request.approved_at = None, None
+                    request.finished_at = None
+                    request.save(update_fields=["state", "approved_by", "approved_at", "finished_at"])
+                    _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
+                           reason=f"Resumed after a cancel: {left:,} messages left, which need a new approval before they run.")
+                    return request
+                _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
+                       reason=f"Resumed after a cancel: {left:,} messages left.")
+            else:
+                _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
             _start(request)
     if refusal:
         _refuse(*refusal, actor=actor, request=request, ip=ip)
     return _run_inline_if_due(request)
+
+
+def do_close_purge(request, *, actor, reason="", ip=None):
+    """Give up for good what a cancelled request left: it ends `closed`, never to be resumed."""
+    reason = _text(reason, "reason")
+    with transaction.atomic():
+        request = _lock(request)
+        if not (refusal := close_check(request, actor)):
+            left = remainder.remaining_messages(request)
+            request.state = State.CLOSED
+            request.closed_by = actor
+            request.closed_at = timezone.now()
+            request.save(update_fields=["state", "closed_by", "closed_at"])
+            said = f"Closed after a cancel: the {left:,} messages left are not deleted."
+            _audit("purge.close", request, actor=actor, ip=ip, counts=counts_of(request.result),
+                   reason=f"{said} {reason}" if reason else said)
+    if refusal:
+        _refuse(*refusal, actor=actor, request=request, ip=ip)
+    return request

@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from chatdata.audit import write_audit
 from chatdata.models import PurgeRequest, SyncEvent
-from chatdata.purge import effects
+from chatdata.purge import effects, remainder
 from chatdata.purge.outbox import FileRemover, sweep_after_commit
 from chatdata.purge.preview import units_of, zero_counts
 from chatdata.purge.units import UnitRun
@@ -237,6 +237,8 @@ def _end(request, state):
     )
     request.result = result
     request.save(update_fields=["state", "finished_at", "result"])
+    if state == State.CANCELLED:
+        remainder.settle_items(request)
     write_audit(
         "purge.complete" if state == State.DONE else "purge.cancel",
         actor=None,

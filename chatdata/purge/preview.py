@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from chatdata.models import (
     Attachment,
+    Conversation,
     Membership,
     Message,
     MessageHide,
@@ -147,7 +148,9 @@ def _delete_counts(spec, hwm, holds):
     if spec.removes_conversations:
         pks = [unit_conversation(spec, unit) for unit in units_of(spec)]
         kept = _kept_conversations(spec, pks, hwm, holds)
-        counts["conversations"] = len(set(pks) - kept)
+        # Those that still exist: a recount (chatdata.purge.staleness) may find one removed since.
+        existing = set(Conversation.objects.filter(pk__in=pks).values_list("pk", flat=True))
+        counts["conversations"] = len(existing - kept)
         counts["members_affected"] = Membership.objects.filter(conversation_id__in=pks).values("user_id").distinct().count()
     else:
         touched = msgs.values("conversation_id")

@@ -20,11 +20,15 @@ def purge_json(request):
     return {
         "request": request.pk,
         "state": request.state,
+        # A preview left unconfirmed past PURGE_PREVIEW_TTL: `state` stays "previewed".
+        "expired": request.is_expired,
+        "expires_at": _iso(request.preview_expires_at),
         "scope": request.spec,
         "target": request.target,
         "effect": request.effect,
         "requested_by": request.requested_by.get_username(),
         "approved_by": request.approved_by.get_username() if request.approved_by_id else None,
+        "closed_by": request.closed_by.get_username() if request.closed_by_id else None,
         "reason": request.reason,
         "ticket": request.ticket,
         "needs_approval": request.needs_approval,

@@ -16,6 +16,8 @@ REFUSAL_STATUS = {
     PurgeRefused.HOLD: 409,
     PurgeRefused.APPROVAL_NEEDED: 409,
     PurgeRefused.BAD_STATE: 409,
+    PurgeRefused.EXPIRED: 409,
+    PurgeRefused.SCOPE_CHANGED: 409,
 }
 
 

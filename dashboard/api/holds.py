@@ -7,11 +7,10 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
 from chatdata.models import ChatUser, Conversation, LegalHold, Message
-from chatdata.permissions import holds_refusal
+from chatdata.permissions import can_view_holds, holds_refusal
 from chatdata.purge.holds import do_add_legal_hold, do_release_legal_hold
 from chatdata.purge.predicates import hold_q
 from dashboard.api.common import Id, Invalid, act, allow, page_limit, responses
-from dashboard.views.oversight import can_view_holds
 
 router = Router(tags=["legal holds"])
 

@@ -1,5 +1,10 @@
 """Purge requests over the API: the web's preview → execute → approve flow, through the same
-do_* actions; a refusal keeps its status (chatdata decides, this module only translates)."""
+do_* actions; a refusal keeps its status (chatdata decides, this module only translates).
+
+Executing an expired preview answers 409 `expired` (POST .../preview-again makes a new one);
+executing one whose scope changed since answers 409 `scope_changed` and the request's preview now
+holds the new counts: POST .../execute again confirms them. A cancelled request can be resumed
+(the rest) or closed (given up for good)."""
 
 from datetime import datetime
 from typing import Any, Literal
@@ -12,11 +17,14 @@ from chatdata.permissions import can_view_purges
 from chatdata.purge.actions import (
     do_approve_purge,
     do_cancel_purge,
+    do_close_purge,
     do_execute_purge,
+    do_preview_again,
     do_preview_purge,
     do_reject_purge,
     do_resume_purge,
 )
+from chatdata.purge import staleness
 from chatdata.purge.confirmation import confirmation_for
 from chatdata.purge.scopes import PurgeInvalid, spec_from_dict
 from chatdata.purge.validation import spec_from_external
@@ -38,6 +46,10 @@ class PurgeIn(Schema):
 
 class ReasonIn(Schema):
     reason: str
+
+
+class NoteIn(Schema):
+    reason: str = ""
 
 
 class ConfirmIn(Schema):
@@ -78,6 +90,9 @@ class CallbackOut(Schema):
 class PurgeOut(Schema):
     id: int
     state: str
+    # A preview left unconfirmed past PURGE_PREVIEW_TTL (`state` stays "previewed"); when it expires.
+    expired: bool
+    expires_at: datetime | None
     scope_kind: str
     effect: str
     target: str
@@ -97,6 +112,7 @@ class PurgeOut(Schema):
     approved_by: str | None
     rejected_by: str | None
     rejection_reason: str
+    closed_by: str | None
     finished_at: datetime | None
     error: str
     erasure: int | None
@@ -120,7 +136,8 @@ def purge_out(purge, *, items=True):
     if origin is not None:
         attempts = list(origin.callback_attempts.all())
     return {
-        "id": purge.pk, "state": purge.state, "scope_kind": purge.scope_kind, "effect": purge.effect,
+        "id": purge.pk, "state": purge.state, "expired": purge.is_expired, "expires_at": purge.preview_expires_at,
+        "scope_kind": purge.scope_kind, "effect": purge.effect,
         "target": purge.target, "spec": purge.spec, "reason": purge.reason, "ticket": purge.ticket,
         "requested_by": _name(purge.requested_by), "created_at": purge.created_at,
         "high_water_mark": purge.high_water_mark, "needs_approval": purge.needs_approval,
@@ -128,6 +145,7 @@ def purge_out(purge, *, items=True):
         "total_messages": purge.total_messages, "processed_messages": purge.processed_messages,
         "percent_done": purge.percent_done, "approved_by": _name(purge.approved_by),
         "rejected_by": _name(purge.rejected_by), "rejection_reason": purge.rejection_reason,
+        "closed_by": _name(purge.closed_by),
         "finished_at": purge.finished_at, "error": purge.error, "erasure": purge.erasure_id,
         "confirmation": confirmation_for(purge).as_dict(),
         "items": [
@@ -149,7 +167,9 @@ def _viewer(request):
 
 def _get(request, pk):
     _viewer(request)
-    return get_object_or_404(PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by"), pk=pk)
+    return get_object_or_404(
+        PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by", "closed_by"), pk=pk
+    )
 
 
 def _spec(body):
@@ -172,7 +192,9 @@ def create(request, body: PurgeIn):
 @router.get("", response=responses(PurgePage), summary="List purge requests, newest first")
 def list_purges(
     request,
-    state: Literal[tuple(PurgeRequest.State.values)] | None = None,
+    state: Literal[tuple(value for value, _ in staleness.state_choices())] | None = Query(
+        None, description="a state, or `expired` (previews left unconfirmed past PURGE_PREVIEW_TTL); `previewed` is the others"
+    ),
     requested_by: str | None = None,
     scope_kind: str | None = None,
     erasure: Id | None = None,
@@ -181,9 +203,9 @@ def list_purges(
 ):
     _viewer(request)
     limit = page_limit(limit)
-    rows = PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by").order_by("-id")
+    rows = PurgeRequest.objects.select_related("requested_by", "approved_by", "rejected_by", "closed_by").order_by("-id")
     if state:
-        rows = rows.filter(state=state)
+        rows = staleness.filter_state(rows, state)
     if requested_by:
         rows = rows.filter(requested_by__username=requested_by)
     if scope_kind:
@@ -232,3 +254,17 @@ def resume(request, pk: Id):
     return purge_out(act(request, do_resume_purge, _get(request, pk)))
 
 
+@router.post("/{int:pk}/close", response=responses(PurgeOut), summary="Close a cancelled request: its rest is given up for good")
+def close(request, pk: Id, body: NoteIn):
+    return purge_out(act(request, do_close_purge, _get(request, pk), reason=body.reason))
+
+
+@router.post(
+    "/{int:pk}/preview-again", response=responses(PurgeOut, 201),
+    summary="Preview a previewed (e.g. expired) request's scope again; the old preview is discarded",
+)
+def preview_again(request, pk: Id):
+    old = _get(request, pk)
+    purge = act(request, do_preview_again, old)
+    ApiRequestOrigin.objects.create(token=request.auth, purge_request=purge)
+    return 201, purge_out(purge)

@@ -9,7 +9,7 @@
     {{ purge|effect_label }}                        "Delete for everyone", "Hide for one member", ...
     {{ seconds|duration }}                          "2 min 5 s"
 
-The offers come from the permission matrix (dashboard.purge_forms.ConversationOffer), computed once
+The offers come from the permission matrix (dashboard.purge_offers.ConversationOffer), computed once
 per template render and cached on the request.
 """
 

@@ -1,5 +1,5 @@
-"""What the oversight pages (approvals, legal holds, audit log) share: what the navigation
-offers, the guard decorator, links to part A's job pages.
+"""What the pages share: what the navigation offers (the oversight pages: approvals, legal holds,
+audit log, erasures), the guard decorator, the client's address, links to the job pages.
 
 Every rule, for looking as for acting, is the engine's (chatdata.permissions); the audit chain's
 tail is checked by chatdata.audit.verify_chain(last=N).

@@ -24,7 +24,14 @@ from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
-from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_purge, execute_refusal
+from chatdata.purge.actions import (
+    PurgeRefused,
+    do_execute_purge,
+    do_preview_again,
+    do_preview_purge,
+    execute_refusal,
+    preview_again_refusal,
+)
 from chatdata.purge import selection as selections
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, PurgeInvalid
@@ -316,6 +323,9 @@ def request_context(request, purge, form):
         "section": "jobs",
         "form": form,
         "may_execute": execute_refusal(purge, request.user) is None,
+        "expired": purge.is_expired,
+        "may_preview_again": purge.is_expired and preview_again_refusal(purge, request.user) is None,
+        "recount": preview.get("recount"),
         "back": back_link(purge),
         "change_selection": change_selection_link(request, purge),
     }
@@ -373,10 +383,35 @@ def execute(request, pk):
     except PurgeRefused as exc:
         if exc.code == PurgeRefused.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from None
-        messages.error(request, exc.message)
+        if exc.code == PurgeRefused.SCOPE_CHANGED:
+            messages.warning(request, exc.message)
+        else:
+            messages.error(request, exc.message)
+        if exc.code in (PurgeRefused.EXPIRED, PurgeRefused.SCOPE_CHANGED):
+            # Back to the preview: "Preview again", or the new counts with a new confirmation.
+            return redirect("purge:request", purge.pk)
         return redirect("jobs:detail", purge.pk)
     level, text = OUTCOMES.get(purge.state, (messages.INFO, "The request is {state}."))
     messages.add_message(request, level, text.format(
         n=f"{purge.processed_messages:,}", total=f"{purge.total_messages:,}", error=purge.error, state=purge.state,
     ))
     return redirect("jobs:detail", purge.pk)
+
+
+@require_POST
+def preview_again(request, pk):
+    """A new preview of the same scope, reason and ticket (an expired preview's way on)."""
+    staff_only(request)
+    purge = get_object_or_404(PurgeRequest, pk=pk)
+    try:
+        new = do_preview_again(purge, actor=request.user, ip=client_ip(request))
+    except PurgeRefused as exc:
+        if exc.code == PurgeRefused.NOT_PERMITTED:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, f"Could not preview #{purge.pk} again: {exc.message}")
+        return redirect("purge:request", purge.pk)
+    except PurgeInvalid as exc:
+        messages.error(request, f"Could not preview #{purge.pk} again: {exc.message}")
+        return redirect("purge:request", purge.pk)
+    messages.success(request, f"Previewed again as #{new.pk}, counted now; #{purge.pk} is discarded.")
+    return _to_preview(request, new)

@@ -11,11 +11,14 @@ from chatdata.purge.actions import (
     PurgeRefused,
     do_approve_purge,
     do_cancel_purge,
+    do_close_purge,
     do_execute_purge,
+    do_preview_again,
     do_preview_purge,
     do_reject_purge,
     do_resume_purge,
 )
+from chatdata.purge import remainder
 from chatdata.purge.outbox import process_file_outbox
 from chatdata.purge.preview import COUNT_KEYS
 from chatdata.purge.scopes import PurgeInvalid
@@ -54,12 +57,23 @@ Always: --actor USERNAME --reason TEXT [--ticket REF]. Times are ISO 8601 with a
   --approve REQUEST_ID     approve a request awaiting approval (then it runs)
   --reject REQUEST_ID      reject it (--reason required)
   --cancel / --resume / --status REQUEST_ID
+                           a cancelled request resumes for the rest (waiting for a new approval
+                           when the rest is above PURGE_APPROVAL_THRESHOLD)
+  --close REQUEST_ID       give up for good the rest of a cancelled request (--reason optional)
+  --preview-again REQUEST_ID
+                           a new preview of a previewed (e.g. expired) request's scope; the old
+                           one is discarded
   --process-outbox         remove attachment files left in the outbox by interrupted runs
   --json                   print one JSON object: request, state, preview, result, items
 
+Executing an expired preview (PURGE_PREVIEW_TTL) is refused: --preview-again it. Executing one
+whose scope changed since (what would go now differs from its counts) is refused with the new
+counts, which become its preview: --execute it again to confirm them.
+
 Exit status: 0 done, previewed or accepted; 2 invalid input, or a scope in which nothing would
 change ("Nothing matches: no request was made."); 3 refused (legal hold, approval needed, not
-permitted); 1 failure (failed, cancelled while waited for, or timed out).
+permitted, preview expired, scope changed); 1 failure (failed, cancelled while waited for, or
+timed out).
 """
 
 EFFECTS = {
@@ -112,6 +126,8 @@ class Command(BaseCommand):
         actions.add_argument("--reject", metavar="REQUEST_ID")
         actions.add_argument("--cancel", metavar="REQUEST_ID")
         actions.add_argument("--resume", metavar="REQUEST_ID")
+        actions.add_argument("--close", metavar="REQUEST_ID")
+        actions.add_argument("--preview-again", metavar="REQUEST_ID")
         actions.add_argument("--status", metavar="REQUEST_ID")
         actions.add_argument("--process-outbox", action="store_true")
         parser.add_argument("--confirm", default="", metavar="TEXT")
@@ -123,13 +139,21 @@ class Command(BaseCommand):
         self.options = options
         self.as_json = options["as_json"]
         request = None
+        self._refused_request = None
         try:
             check_options(options)
             request, exit_code = self._dispatch(options)
         except (PurgeInvalid, InvalidText) as exc:
             self._fail(INVALID, "invalid", exc.message, field=exc.field)
         except PurgeRefused as exc:
-            self._fail(REFUSED, exc.code, exc.message)
+            message, pk = exc.message, getattr(self._refused_request, "pk", None)
+            if exc.code == PurgeRefused.SCOPE_CHANGED and pk is not None:
+                if not self.as_json:
+                    self._report(self._refused_request)  # the new counts
+                message += f" (--execute {pk} again confirms the new counts.)"
+            elif exc.code == PurgeRefused.EXPIRED and pk is not None:
+                message += f" (--preview-again {pk})"
+            self._fail(REFUSED, exc.code, message)
         if request is not None:
             self._report(request)
             if exit_code:
@@ -147,10 +171,12 @@ class Command(BaseCommand):
         if o["status"] is not None:
             request = self._request(o["status"], "--status")
             return self._wait(request) if o["wait"] else request, 0
-        given = {flag: o[flag] for flag in ("approve", "reject", "cancel", "resume") if o[flag] is not None}
+        given = {
+            flag: o[flag] for flag in ("approve", "reject", "cancel", "resume", "close", "preview_again") if o[flag] is not None
+        }
         if o["execute"] not in (None, True):
             given["execute"] = o["execute"]
-        requests = {flag: self._request(value, f"--{flag}") for flag, value in given.items()}
+        requests = {flag: self._request(value, f"--{flag.replace('_', '-')}") for flag, value in given.items()}
         actor = self._actor(o["actor"])
         typed = o["confirm"]
         if "approve" in requests:
@@ -161,7 +187,12 @@ class Command(BaseCommand):
             return do_cancel_purge(requests["cancel"], actor=actor), 0
         if "resume" in requests:
             return self._outcome(do_resume_purge(requests["resume"], actor=actor))
+        if "close" in requests:
+            return do_close_purge(requests["close"], actor=actor, reason=o["reason"]), 0
+        if "preview_again" in requests:
+            return do_preview_again(requests["preview_again"], actor=actor), 0
         if "execute" in requests:
+            self._refused_request = requests["execute"]
             return self._outcome(do_execute_purge(requests["execute"], actor=actor, confirmation=typed))
         request = do_preview_purge(self._spec(o), actor=actor, reason=o["reason"], ticket=o["ticket"])
         if o["execute"] is None:
@@ -284,7 +315,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(purge_json(request), ensure_ascii=False))
             return
         preview = request.preview or {}
-        self.stdout.write(f"Purge request #{request.pk}: {request.state}")
+        shown = f"{request.state} (expired)" if request.is_expired else request.state
+        self.stdout.write(f"Purge request #{request.pk}: {shown}")
         self.stdout.write(f"  {request.effect} of {request.target}")
         self.stdout.write("  previewed: " + ", ".join(f"{k} {preview.get(k, 0)}" for k in COUNT_KEYS))
         if request.result is not None:
@@ -302,7 +334,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {label}: {row['sent_at']} {row['conversation']} {row['sender']}: {row['body']}")
         for item in request.items.order_by("position"):
             self.stdout.write(f"  {item.conversation_external_id}: {item.status} {item.reason}".rstrip())
-        if request.state == PurgeRequest.State.PREVIEWED:
+        if request.state == PurgeRequest.State.CANCELLED and not remainder.leftover_problem(request):
+            self.stdout.write(
+                f"  Cancelled with {remainder.remaining_messages(request)} messages left: --resume {request.pk} "
+                f"runs the rest, --close {request.pk} gives it up for good."
+            )
+        if request.state == PurgeRequest.State.PREVIEWED and request.is_expired:
+            self.stdout.write(f"  The preview expired (PURGE_PREVIEW_TTL): --preview-again {request.pk} makes a new one.")
+        elif request.state == PurgeRequest.State.PREVIEWED:
             how = "inline" if request.runs_inline else "as a background job"
             approval = " after approval by another staff member" if request.needs_approval else ""
             self.stdout.write(f"  Dry run. --execute {request.pk} runs it {how}{approval}.")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chatdata', '0010_selection'),
+        ('chatdata', '0011_purge_staleness'),
     ]
 
     operations = [

@@ -25,6 +25,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from chatdata.parsing import argparse_type, parse_count, parse_int
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -98,7 +100,7 @@ def _setup(settings, args):
     from chatdata.models import ChatUser, Conversation
 
     if settings.EMBEDDED_REDIS:
-        from dashboard import embedded_redis
+        from launch import embedded_redis
 
         embedded_redis.ensure_started()  # released at exit, after the children are gone
     # No collectstatic: whitenoise serves static files straight from the apps (WHITENOISE_USE_FINDERS).
@@ -210,27 +212,53 @@ def _wait_until_serving(port, children):
 
 
 def _stop_all(children):
-    running = {name: child for name, child in children.items() if child.poll() is None}
-    for child in running.values():
+    """Stop each child's whole process group and wait until nothing of it is left.
+
+    A group whose leader already died is stopped too: RQ's scheduler and work horse are forks of
+    the worker, so they hold the embedded Redis's users lock for as long as they live, and the
+    launcher could not be the last one out of it.
+    """
+    for child in children.values():
         _signal(child, signal.SIGINT)
-    for name, child in running.items():
+    for name, child in children.items():
+        if _wait_for_group(child, STOP_GRACE):
+            continue
+        # The worker finishes its job on the first SIGINT; the second one stops it now.
+        _say(f"The {name} (or a process it started) is still running after {STOP_GRACE} s: interrupting it again.")
+        _signal(child, signal.SIGINT)
+        if _wait_for_group(child, 5):
+            continue
+        _say(f"Killing the {name} (process group {child.pid}).")
+        _signal(child, signal.SIGKILL)
+        _wait_for_group(child, 5)
+
+
+def _wait_for_group(child, timeout):
+    """True once no live process is left in the child's group (the child leads its own group)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        child.poll()  # reaps the leader, so it does not linger as a zombie
+        if not _live_members(child.pid):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+def _live_members(group):
+    members = []
+    for process in psutil.process_iter():
         try:
-            child.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            # The worker finishes its job on the first SIGINT; the second one stops it now.
-            _say(f"The {name} is still running after {STOP_GRACE} s: interrupting it again.")
-            _signal(child, signal.SIGINT)
-            try:
-                child.wait(5)
-            except subprocess.TimeoutExpired:
-                _say(f"Killing the {name} (pid {child.pid}).")
-                _signal(child, signal.SIGKILL)
-                child.wait()
+            if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.Error):
+            pass  # gone meanwhile
+    return members
 
 
 def _signal(child, signum):
     try:
-        os.killpg(child.pid, signum)  # the whole group: RQ's work horse too
+        os.killpg(child.pid, signum)  # the whole group: RQ's work horse and scheduler too
     except ProcessLookupError:
         pass
 
@@ -239,10 +267,12 @@ def _release_redis():
     from django.conf import settings
 
     if settings.EMBEDDED_REDIS:
-        from dashboard import embedded_redis
+        from launch import embedded_redis
 
         if embedded_redis.release():
             _say("Stopped the embedded Redis.")
+        else:
+            _say("The embedded Redis keeps running: another process still uses it (the last one out stops it).")
 
 
 def _check_port_free(port):
