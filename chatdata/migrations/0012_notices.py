@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chatdata', '0013_select'),
+        ('chatdata', '0012_select'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
