@@ -66,7 +66,7 @@ def test_it_selects_all_matching_previews_and_deletes_exactly_them(page, live_se
     bar = page.locator("#select-matching")
     bar.get_by_text("50 of 64 matching messages shown.").wait_for()
     # "Phone interview at 3, free after" matches the words too, but not the sender.
-    shot(page, "40-select-all-matching.png", full_page=False)
+    shot(page, "43-select-all-matching.png", full_page=False)
 
     bar.get_by_role("link", name="Select all 64 matching…").click()
     page.wait_for_url("**/search/purge/?*")
@@ -83,14 +83,14 @@ def test_it_selects_all_matching_previews_and_deletes_exactly_them(page, live_se
     form = page.locator("#purge-matching")
     form.get_by_label("Reason").fill("Promo spam wave, reported by Alice")
     form.get_by_label("Ticket").fill("MOD-512")
-    shot(page, "42-select-all-matching-counts.png", full_page=False)
+    shot(page, "44-select-all-matching-counts.png", full_page=False)
     form.get_by_role("button", name="Preview…").click()
     page.wait_for_url("**/purge/*/")
     purge = PurgeRequest.objects.get()
     assert purge.scope_kind == "matching" and purge.total_messages == 64
     assert purge.spec["scope"]["text"] == "free phone" and purge.spec["scope"]["senders"] == [story["spammer"].pk]
     assert page.locator('[data-count="messages"]').first.text_content() == "64"
-    shot(page, "41-select-all-matching-preview.png")
+    shot(page, "45-select-all-matching-preview.png")
 
     # One more advert after the preview: above the high-water mark, it stays.
     late = make_message(story["rooms"][0], story["spammer"], datetime(2026, 3, 9, tzinfo=UTC), "Free phone, last chance")
