@@ -46,6 +46,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from chatdata.audit import write_audit
+from chatdata.erasure import tombstones
 from chatdata.models import PurgeRequest, SyncEvent
 from chatdata.purge import effects
 from chatdata.purge.outbox import FileRemover, sweep_after_commit
@@ -107,6 +108,7 @@ def run_purge(request_id, attempt, *, max_steps=None, paced=True):
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 return
+        _fold_tombstones(sizer)
     finally:
         try:
             remover.release(wait=True)
@@ -115,6 +117,16 @@ def run_purge(request_id, attempt, *, max_steps=None, paced=True):
                 sweep_after_commit(request_pk=request_id)
         except Exception:  # never mask the run's own outcome; the outbox keeps what is left
             log.exception("purge #%s: file removal after the run failed", request_id)
+
+
+def _fold_tombstones(sizer):
+    """After the run: index the tombstones its batches wrote to the journal (and any an earlier
+    run left there), one row per transaction, pausing as the batches did. The request is already
+    done or cancelled; a failure here changes nothing of it, and the next run folds what is left."""
+    try:
+        tombstones.fold_journal(pause_share=sizer.pause_share)
+    except Exception:
+        log.exception("folding the tombstone journal failed; the next run folds it")
 
 
 def run_or_fail(request_id, attempt):
