@@ -9,24 +9,24 @@ line refused as erased that was not. Two kinds:
 - `user`: an erased chat user (chatdata.erasure.steps writes it as it pseudonymises the row);
 - `message`: every message deleted for everyone by any purge. chatdata.purge.effects.delete_messages
   calls `bury_keys` in the batch transaction that deletes the rows, with the external ids the
-  message DELETE returned, so the tombstones exist exactly when the deletion committed: one row
-  holding the batch's keys (chatdata.models.erasure says why not one row per message). The hashes
-  are computed here in Python, no pgcrypto, so the key never travels to the database server; a
-  batch hashes on a thread (`hash_later`) while its last statements run. A batch redone after a
-  crash writes its keys again: harmless, a lookup only asks whether a key is there.
+  message DELETE returned, so the tombstones exist exactly when the deletion committed: a row per
+  JOURNAL_ROW_KEYS of the batch's keys (chatdata.models.erasure says why not a row per message).
+  The hashes are computed here in Python, no pgcrypto, so the key never travels to the database
+  server; a batch hashes on a thread (`hash_later`) while its last statements run. A batch redone
+  after a crash writes its keys again: harmless, a lookup only asks whether a key is there.
 
-The journal. A batch's row is written with `indexed = false`, outside the GIN index (partial,
-`WHERE indexed`), and `fold_journal` indexes it after the run, one row per short transaction,
-paced like the batches. Inserting 6,000 random keys into the GIN index inside the batch was a tree
-descent and a WAL record per key into an index that only grows, and after every checkpoint a
-full-page image of nearly each leaf it touched: with 2.2 million keys stored, a 200,000-message
-purge wrote 41 MB of WAL for its tombstones against 26 MB for its deletes, 2.3 s of its batches'
-3.8 s in the database, the first batch's insert alone 250 ms and 12 MB (EXPLAIN (ANALYZE, WAL),
-bench/README.md). The unindexed row costs about 2 ms and 50 KB. The guarantee does not change:
-the keys commit with the deletion; until folded they are found by scanning the journal, which
-`_look_up` reads in the same statement (one snapshot) as the index, so a fold committing meanwhile
-cannot hide a key from both. The journal is empty between runs; a run that died before folding
-leaves rows that the next fold (any purge's) indexes.
+The journal. A batch's rows are written with `indexed = false`, outside the GIN index (partial,
+`WHERE indexed`), and `fold_journal` indexes them after the run, one row (at most 2,000 keys) per
+short transaction, paced like the batches. Inserting 6,000 random keys into the GIN index inside
+the batch was a tree descent and a WAL record per key into an index that only grows, and after
+every checkpoint a full-page image of nearly each leaf it touched: with 2.2 million keys stored, a
+200,000-message purge wrote 41 MB of WAL for its tombstones against 26 MB for its deletes, 2.3 s
+of its batches' 3.8 s in the database, the first batch's insert alone 250 ms and 12 MB (EXPLAIN
+(ANALYZE, WAL), bench/README.md). The unindexed rows cost about 2 ms and 50 KB a batch. The
+guarantee does not change: the keys commit with the deletion; until folded they are found by
+scanning the journal, which `_look_up` reads in the same statement (one snapshot) as the index,
+so a fold committing meanwhile cannot hide a key from both. The journal is empty between runs; a
+run that died before folding leaves rows that the next fold (any purge's) indexes.
 
 The HMAC uses precomputed inner and outer pads (what hmac.new does on every call, and
 hmac.digest's OpenSSL path was slower still, measured): a third of the time per id.
@@ -47,6 +47,9 @@ from chatdata.models import Tombstone
 USER = Tombstone.Kind.USER.value
 MESSAGE = Tombstone.Kind.MESSAGE.value
 LOOKUP_CHUNK = 2_000
+# Keys per journal row: a fold step indexes one row in one transaction (2,000 keys: about a third
+# of what a whole batch's 6,000 took inside the batch, FPIs included).
+JOURNAL_ROW_KEYS = 2_000
 # fold_journal never lets a step look stalled: at most this much pause after one.
 FOLD_MAX_PAUSE = 2.0
 
@@ -95,21 +98,26 @@ def pseudonym(external_id):
     ).hexdigest()[:32]
 
 
-def _insert(cursor, kind, keys_json, now, *, indexed=True):
-    if keys_json is None:
+def _insert(cursor, kind, rows, now, *, indexed=True):
+    """One tombstone row per JSON array in `rows` (one statement)."""
+    if not rows:
         return
     postgres = connection.vendor == "postgresql"
     cast = "CAST(%s AS jsonb)" if postgres else "%s"
+    # SQLite has no index to fold into: its rows are written indexed.
+    indexed = indexed or not postgres
     cursor.execute(
-        f"INSERT INTO chatdata_tombstone (kind, erased_at, keys, indexed) VALUES (%s, %s, {cast}, %s)",
-        # SQLite has no index to fold into: its rows are written indexed.
-        [kind, now, keys_json, indexed or not postgres],
+        "INSERT INTO chatdata_tombstone (kind, erased_at, keys, indexed) VALUES "
+        + ", ".join([f"(%s, %s, {cast}, %s)"] * len(rows)),
+        [value for keys_json in rows for value in (kind, now, keys_json, indexed)],
     )
 
 
-def _keys_json(kind, external_ids):
-    """The sorted keys of `external_ids` as a JSON array, or None for no ids."""
-    return json.dumps(sorted(key_hashes(kind, external_ids))) if external_ids else None
+def _journal_rows(kind, external_ids):
+    """The sorted keys of `external_ids` as JSON arrays of at most JOURNAL_ROW_KEYS each (a fold
+    step indexes one row: this bounds its transaction)."""
+    keys = sorted(key_hashes(kind, external_ids))
+    return [json.dumps(keys[i : i + JOURNAL_ROW_KEYS]) for i in range(0, len(keys), JOURNAL_ROW_KEYS)]
 
 
 def hash_later(kind, external_ids):
@@ -120,7 +128,7 @@ def hash_later(kind, external_ids):
 
     def work():
         try:
-            box["keys"] = _keys_json(kind, external_ids)
+            box["keys"] = _journal_rows(kind, external_ids)
         except BaseException as exc:  # handed to the batch, which fails with it
             box["error"] = exc
 
@@ -136,15 +144,15 @@ def hash_later(kind, external_ids):
             box.pop("thread").join()
         if "error" in box:
             raise box["error"]
-        return box.get("keys")
+        return box["keys"]
 
     return result
 
 
-def bury_keys(cursor, kind, keys_json, *, now):
-    """Write a batch's tombstone row (the journal: folded into the index after the run) on the
-    caller's cursor, in the caller's transaction. `keys_json` comes from hash_later."""
-    _insert(cursor, kind, keys_json, now, indexed=False)
+def bury_keys(cursor, kind, rows, *, now):
+    """Write a batch's tombstone rows (the journal: folded into the index after the run) on the
+    caller's cursor, in the caller's transaction. `rows` comes from hash_later."""
+    _insert(cursor, kind, rows, now, indexed=False)
 
 
 def bury_messages(cursor, ids, *, now):
@@ -154,7 +162,7 @@ def bury_messages(cursor, ids, *, now):
 
     match, params = in_ids("id", ids)
     cursor.execute("SELECT external_id FROM chatdata_message WHERE " + match, params)
-    bury_keys(cursor, MESSAGE, _keys_json(MESSAGE, [row[0] for row in cursor.fetchall()]), now=now)
+    bury_keys(cursor, MESSAGE, _journal_rows(MESSAGE, [row[0] for row in cursor.fetchall()]), now=now)
 
 
 def fold_journal(*, pause_share=1.0, on_step=None):
@@ -189,7 +197,7 @@ def fold_journal(*, pause_share=1.0, on_step=None):
 
 def bury_user(external_id, *, now):
     with connection.cursor() as cursor:
-        _insert(cursor, USER, json.dumps([key_hash(USER, external_id)]), now)
+        _insert(cursor, USER, [json.dumps([key_hash(USER, external_id)])], now)
 
 
 def _look_up(kind, keys):
