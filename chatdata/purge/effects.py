@@ -158,6 +158,20 @@ def delete_rows(table, match, params):
     return sql.SQL("DELETE FROM {table} WHERE {match}").format(table=table, match=match), list(params)
 
 
+def delete_children_at_once(match, params):
+    """PostgreSQL: delete the children of CHILD_TABLES matching `match` in one statement (a
+    data-modifying CTE per table), returning how many rows of each, in CHILD_TABLES' order."""
+    names = [sql.Identifier(f"gone_{key}") for key, _ in CHILD_TABLES]
+    ctes = sql.SQL(", ").join(
+        sql.SQL("{name} AS (DELETE FROM {table} WHERE {match} RETURNING 1)").format(
+            name=name, table=sql.Identifier(table), match=match
+        )
+        for name, (_, table) in zip(names, CHILD_TABLES)
+    )
+    counts = sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names)
+    return sql.SQL("WITH {ctes} SELECT {counts}").format(ctes=ctes, counts=counts), list(params) * len(CHILD_TABLES)
+
+
 def delete_messages_summarised(match, params):
     """PostgreSQL: delete the messages, returning per conversation (count, latest sent_at, the
     conversation's last_message_at, the external ids deleted: for their tombstones)."""
@@ -282,6 +296,13 @@ def _attachments_to_outbox(cursor, match, params, *, request_pk, now):
 
 
 def _delete_children(cursor, match, params, counts):
+    if connection.vendor == "postgresql":
+        # One statement for the three tables: one round trip where three each waited for the
+        # worker and the server to be scheduled again, which on a busy machine was most of it.
+        row = run(cursor, *delete_children_at_once(match, params)).fetchone()
+        for (key, _), deleted in zip(CHILD_TABLES, row):
+            counts[key] = counts.get(key, 0) + deleted
+        return
     for key, table in CHILD_TABLES:
         counts[key] = counts.get(key, 0) + run(cursor, *delete_rows(sql.Identifier(table), match, params)).rowcount
 
