@@ -103,6 +103,13 @@ def render(meta, runs, summary):
                 f"{r['transactions'].get('longest_s')} s (pg_stat_activity, {r['transactions'].get('transactions_seen')} transactions), "
                 f"peak MB per process {r['memory_per_process_mb']}"
             )
+            if "tombstones_before" in r:
+                before, after = r["tombstones_before"], r["tombstones_after"]
+                lines.append(
+                    f"    tombstones before: {before['keys']:,} keys in {before['rows']:,} rows ({before['journal_rows']} in the journal); "
+                    f"after: {after['keys']:,} keys ({after['journal_rows']} in the journal); "
+                    f"journal folded and worker exited {r['fold_and_exit_after_done_s']} s after the request was done"
+                )
         if r["after"]["wrong"]:
             lines.append(f"!! {r['strategy']} left the data wrong: {r['after']['wrong']}")
     lines.append("")

@@ -169,3 +169,45 @@ def test_a_batch_that_rolls_back_leaves_no_tombstone_and_its_rerun_leaves_them(
     with django_capture_on_commit_callbacks(execute=True):
         assert do_resume_purge(request, actor=moderator).state == "done"
     assert set(tombstones.erased_at("message", [m.external_id for m in messages])) == {m.external_id for m in messages}
+
+
+def test_a_batchs_keys_wait_in_the_journal_are_found_there_and_the_fold_indexes_them(settings):
+    """Purge batches write their keys unindexed (the journal, split in rows of JOURNAL_ROW_KEYS);
+    a lookup finds them there and, once fold_journal has indexed them, through the index."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from chatdata.purge.effects import batch_cursor
+
+    gone = [f"gone-{n}" for n in range(tombstones.JOURNAL_ROW_KEYS + 700)]  # two journal rows
+    kept = [f"kept-{n}" for n in range(50)]
+    now = timezone.now()
+    with batch_cursor() as cursor:
+        tombstones.bury_keys(cursor, tombstones.MESSAGE, tombstones.hash_later(tombstones.MESSAGE, gone)(), now=now)
+    postgres = connection.vendor == "postgresql"
+    rows = list(Tombstone.objects.order_by("id").values_list("indexed", flat=True))
+    assert rows == [not postgres, not postgres]  # SQLite has no index: written indexed
+    assert sorted(len(t.keys) for t in Tombstone.objects.all()) == [700, tombstones.JOURNAL_ROW_KEYS]
+
+    assert set(tombstones.erased_at(tombstones.MESSAGE, gone + kept)) == set(gone)
+    assert tombstones.fold_journal(pause_share=0) == (2 if postgres else 0)
+    assert not Tombstone.objects.filter(indexed=False).exists()
+    assert set(tombstones.erased_at(tombstones.MESSAGE, kept + gone[:3] + gone[-3:])) == set(gone[:3] + gone[-3:])
+    assert tombstones.fold_journal(pause_share=0) == 0
+
+
+def test_a_purge_run_folds_its_journal_and_any_left_by_a_run_that_died(moderator, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from chatdata.purge.effects import batch_cursor
+
+    with batch_cursor() as cursor:  # what a run killed before its fold leaves behind
+        tombstones.bury_keys(cursor, tombstones.MESSAGE, tombstones.hash_later(tombstones.MESSAGE, ["old-1"])(), now=timezone.now())
+    alice = make_user("alice")
+    group = make_conversation("group", [alice], external_id="grp")
+    messages = make_history(group, alice, 4)
+    purge(PurgeSpec(ConversationScope(group.pk), "delete_for_everyone"), moderator, django_capture_on_commit_callbacks)
+    assert not Tombstone.objects.filter(indexed=False).exists()
+    assert set(tombstones.erased_at("message", ["old-1", *(m.external_id for m in messages)])) == {
+        "old-1", *(m.external_id for m in messages)
+    }

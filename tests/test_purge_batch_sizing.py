@@ -115,6 +115,59 @@ def test_the_pause_is_a_share_of_the_batch_just_run(sizing):
     assert _paused_after(BatchSizer()) == 0
 
 
+def test_the_pause_is_a_share_of_the_batchs_writes_when_they_are_timed(sizing):
+    """The engine times the batch's writes (effects.delete_messages / hide_messages); the keyset
+    read, the checkpoint and the rest of the step earn no pause."""
+    sizing.PURGE_BATCH_PAUSE_PERCENT = 50
+    sizer = BatchSizer()
+    sizer.record(6000, 0.2, writing=0.12)
+    assert sizer.pause == pytest.approx(0.06)
+    assert sizer.size == 6000  # the size still follows the whole transaction's time
+    sizer.record(6000, 0.5, writing=0.3)
+    assert (sizer.pause, sizer.size) == (pytest.approx(0.15), 3000)
+    sizer.record(6000, 0.2, writing=0.9)  # never more than the batch itself
+    assert sizer.pause == pytest.approx(0.1)
+
+
+@pytest.mark.django_db
+def test_a_background_run_pauses_for_a_share_of_each_batchs_writes(sizing, moderator, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from chatdata.purge import effects, units
+
+    sizing.PURGE_BATCH_SIZE = 600
+    sizing.PURGE_BATCH_TARGET_MS = 0
+    sizing.PURGE_BATCH_PAUSE_PERCENT = 100
+    sizing.PURGE_APPROVAL_THRESHOLD = 10_000
+    sizing.PURGE_INLINE_LIMIT = 100
+    clock = [1000.0]
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep)
+    monkeypatch.setattr(execute, "time", fake)
+    monkeypatch.setattr(units, "time", fake)
+    real_delete, real_next = effects.delete_messages, units.UnitRun._next_batch
+
+    def slow_writes(ids, **kwargs):
+        clock[0] += 0.25  # the writes: 250 ms
+        return real_delete(ids, **kwargs)
+
+    def slow_read(self, *args):
+        clock[0] += 0.5  # the keyset read: 500 ms, no pause for it
+        return real_next(self, *args)
+
+    monkeypatch.setattr(effects, "delete_messages", slow_writes)
+    monkeypatch.setattr(units.UnitRun, "_next_batch", slow_read)
+    waits = []
+    monkeypatch.setattr(execute, "_pause", waits.append)
+    group, other = _big_conversation(1700)
+    spec = PurgeSpec(ConversationScope(group.pk), "delete_for_everyone")
+    request = do_execute_purge(do_preview_purge(spec, actor=moderator, reason="pacing"), actor=moderator)
+    execute.run_purge(request.pk, request.attempt)
+    request.refresh_from_db()
+    assert request.state == "done" and request.batches == 3
+    assert waits == [pytest.approx(0.25)] * 3
+
+
 def _paused_after(sizer):
     sizer.record(6000, 0.2)
     return sizer.pause

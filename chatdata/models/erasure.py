@@ -158,11 +158,12 @@ class ErasureFile(models.Model):
 class Tombstone(models.Model):
     """The keyed hashes of what one transaction erased or deleted for everyone.
 
-    One row per batch, not per id: `keys` holds the batch's 63-bit keyed hashes (a JSON array,
-    GIN-indexed on PostgreSQL, migration 0006). Inserting one array row is a handful of index
-    entries where a row per message cost a heap tuple and a B-tree entry each: measured on 6,000
-    messages, 80 ms of a batch transaction with a row per id against about 20 ms with one row
-    (bench figures in chatdata.erasure.tombstones). A lookup asks the GIN index per key."""
+    A row per batch (per 2,000 keys of it), not per id: `keys` holds 63-bit keyed hashes (a JSON array,
+    GIN-indexed on PostgreSQL where `indexed`, migrations 0008 and 0014). A row per message cost a
+    heap tuple and a B-tree entry each: measured on 6,000 messages, 80 ms of a batch transaction
+    against about 20 ms with one row. A purge batch writes its row unindexed (the journal: about
+    2 ms), and the run indexes it afterwards (chatdata.erasure.tombstones explains why). A lookup
+    asks the GIN index per key and scans the journal's few rows."""
 
     class Kind(models.TextChoices):
         USER = "user", "User"
@@ -173,10 +174,17 @@ class Tombstone(models.Model):
     erased_at = models.DateTimeField()
     # chatdata.erasure.tombstones.key_hash of each external id.
     keys = models.JSONField(default=list)
+    # False while the row is in the journal: written by a purge batch, its keys not yet in the GIN
+    # index (a partial index, `WHERE indexed`); lookups read journal rows by scanning them, and
+    # chatdata.erasure.tombstones.fold_journal indexes them after the run (migration 0014).
+    indexed = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=["user", "message"]), name="tombstone_kind_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(indexed=False), name="tombstone_journal_idx"),
         ]
 
     def __str__(self):

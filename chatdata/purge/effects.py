@@ -51,6 +51,8 @@ MESSAGE_HIDE = sql.Identifier("chatdata_messagehide")
 PENDING_DELIVERY = sql.Identifier("chatdata_pendingdelivery")
 SYNC_EVENT = sql.Identifier("chatdata_syncevent")
 
+MESSAGE_KIND = tombstones.MESSAGE
+
 CHILD_TABLES = (
     ("reactions", "chatdata_reaction"),
     ("hides", "chatdata_messagehide"),
@@ -156,16 +158,36 @@ def delete_rows(table, match, params):
     return sql.SQL("DELETE FROM {table} WHERE {match}").format(table=table, match=match), list(params)
 
 
+def delete_children_at_once(match, params):
+    """PostgreSQL: delete the children of CHILD_TABLES matching `match` in one statement (a
+    data-modifying CTE per table), returning how many rows of each, in CHILD_TABLES' order."""
+    names = [sql.Identifier(f"gone_{key}") for key, _ in CHILD_TABLES]
+    ctes = sql.SQL(", ").join(
+        sql.SQL("{name} AS (DELETE FROM {table} WHERE {match} RETURNING 1)").format(
+            name=name, table=sql.Identifier(table), match=match
+        )
+        for name, (_, table) in zip(names, CHILD_TABLES)
+    )
+    counts = sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in names)
+    return sql.SQL("WITH {ctes} SELECT {counts}").format(ctes=ctes, counts=counts), list(params) * len(CHILD_TABLES)
+
+
 def delete_messages_summarised(match, params):
     """PostgreSQL: delete the messages, returning per conversation (count, latest sent_at, the
-    conversation's last_message_at)."""
+    conversation's last_message_at, the external ids deleted: for their tombstones)."""
     statement = sql.SQL(
-        "WITH gone AS (DELETE FROM {message} WHERE {match} RETURNING conversation_id, sent_at) "
-        "SELECT g.conversation_id, g.n, g.latest, c.last_message_at FROM ("
-        "SELECT conversation_id, count(*) AS n, max(sent_at) AS latest FROM gone GROUP BY conversation_id"
+        "WITH gone AS (DELETE FROM {message} WHERE {match} RETURNING conversation_id, sent_at, external_id) "
+        "SELECT g.conversation_id, g.n, g.latest, c.last_message_at, g.external_ids FROM ("
+        "SELECT conversation_id, count(*) AS n, max(sent_at) AS latest, array_agg(external_id) AS external_ids "
+        "FROM gone GROUP BY conversation_id"
         ") g LEFT JOIN {conversation} c ON c.id = g.conversation_id"
     ).format(message=MESSAGE, conversation=CONVERSATION, match=match)
     return statement, list(params)
+
+
+def select_external_ids(match, params):
+    """SQLite: the external ids of the messages about to be deleted (for their tombstones)."""
+    return sql.SQL("SELECT external_id FROM {message} WHERE {match}").format(message=MESSAGE, match=match), list(params)
 
 
 def cascade_counters():
@@ -221,26 +243,28 @@ def commit_asynchronously():
 
 
 def delete_messages(ids, *, request_pk, now):
-    """Delete messages `ids` with all their children. Returns (counts, outbox entries, deleted):
-    the entries are (outbox id, file path) of the attachment files to remove after commit;
-    `deleted` maps each conversation to (messages deleted, latest sent_at among them, the
+    """Delete messages `ids` with all their children, and write their tombstones (deleted for
+    everyone: never imported again) in the same transaction. Returns (counts, outbox entries,
+    deleted): the entries are (outbox id, file path) of the attachment files to remove after
+    commit; `deleted` maps each conversation to (messages deleted, latest sent_at among them, the
     conversation's last_message_at)."""
     with batch_cursor() as cursor:
-        tombstones.bury_messages(cursor, ids, now=now)  # deleted for everyone: never imported again
         children = ids_match("message_id", ids)
         messages = ids_match("id", ids)
         outbox = _attachments_to_outbox(cursor, *children, request_pk=request_pk, now=now)
         counts = {"attachments": len(outbox)}
         if connection.vendor != "postgresql":
             deleted = _summary_before_delete(ids)
+            keys = tombstones.hash_later(MESSAGE_KIND, [row[0] for row in run(cursor, *select_external_ids(*messages)).fetchall()])
             _delete_children(cursor, *children, counts)
             run(cursor, *delete_rows(MESSAGE, *messages))
         elif _without_fk_triggers(cursor):
             # Children, messages, then children again: a child the chat service committed while
             # the first pass ran (its foreign-key check held the message until then) is deleted
             # by the second; one it commits later fails its own check against the deleted message.
+            # The deleted messages' keys are hashed meanwhile.
             _delete_children(cursor, *children, counts)
-            deleted = _delete_message_rows(cursor, *messages)
+            deleted, keys = _delete_message_rows(cursor, *messages)
             _delete_children(cursor, *children, counts)
             run(cursor, *restore_fk_triggers())
             late = _attachments_to_outbox(cursor, *children, request_pk=request_pk, now=now)
@@ -249,13 +273,14 @@ def delete_messages(ids, *, request_pk, now):
         elif (before := run(cursor, *cascade_counters()).fetchone())[0]:
             # The cascades delete the children; the transaction's own counters say how many
             # (concurrent inserts included).
-            deleted = _delete_message_rows(cursor, *messages)
+            deleted, keys = _delete_message_rows(cursor, *messages)
             after = run(cursor, *cascade_counters()).fetchone()
             for (key, _), old, new in zip(CHILD_TABLES, before[1:], after[1:]):
                 counts[key] = new - old
         else:
             _delete_children(cursor, *children, counts)
-            deleted = _delete_message_rows(cursor, *messages)
+            deleted, keys = _delete_message_rows(cursor, *messages)
+        tombstones.bury_keys(cursor, MESSAGE_KIND, keys(), now=now)
         counts["messages"] = sum(n for n, _, _ in deleted.values())
     return counts, [tuple(row) for row in outbox], deleted
 
@@ -280,13 +305,24 @@ def _attachments_to_outbox(cursor, match, params, *, request_pk, now):
 
 
 def _delete_children(cursor, match, params, counts):
+    if connection.vendor == "postgresql":
+        # One statement for the three tables: one round trip where three each waited for the
+        # worker and the server to be scheduled again, which on a busy machine was most of it.
+        row = run(cursor, *delete_children_at_once(match, params)).fetchone()
+        for (key, _), deleted in zip(CHILD_TABLES, row):
+            counts[key] = counts.get(key, 0) + deleted
+        return
     for key, table in CHILD_TABLES:
         counts[key] = counts.get(key, 0) + run(cursor, *delete_rows(sql.Identifier(table), match, params)).rowcount
 
 
 def _delete_message_rows(cursor, match, params):
+    """Delete the messages; returns the per-conversation summary and tombstones.hash_later of the
+    external ids the DELETE returned (exactly the rows it deleted, no SELECT before it)."""
     rows = run(cursor, *delete_messages_summarised(match, params)).fetchall()
-    return {conversation: (n, latest, last) for conversation, n, latest, last in rows}
+    gone = [external_id for *_, external_ids in rows for external_id in external_ids]
+    keys = tombstones.hash_later(MESSAGE_KIND, gone)
+    return {conversation: (n, latest, last) for conversation, n, latest, last, _ in rows}, keys
 
 
 def _summary_before_delete(ids):

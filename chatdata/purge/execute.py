@@ -14,8 +14,10 @@ Each step is ONE transaction that
 A batch takes up to settings.PURGE_BATCH_SIZE messages, fewer while batches run over
 settings.PURGE_BATCH_TARGET_MS (BatchSizer): the time of a transaction, not its row count, is what
 the chat service feels. A background run then pauses, outside any transaction, for
-settings.PURGE_BATCH_PAUSE_PERCENT of the batch's time: flat out, a purge's batches kept the
-chat service's inserts over 6 ms five times as often as with equal pauses (bench/purge).
+settings.PURGE_BATCH_PAUSE_PERCENT of the time the batch spent writing (BatchSizer): flat out, a
+purge's batches kept the chat service's inserts over 6 ms five times as often as with equal
+pauses (bench/purge). After the last step the run indexes the tombstones its batches wrote
+(chatdata.erasure.tombstones.fold_journal), paced the same way.
 A unit ends, in the same kind of transaction, with its one-off work: sync events (one per member
 and conversation, written exactly once because they commit with the step that advances `unit`),
 membership changes, removing the conversation. Files are removed from storage only after the
@@ -46,6 +48,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from chatdata.audit import write_audit
+from chatdata.erasure import tombstones
 from chatdata.models import PurgeRequest, SyncEvent
 from chatdata.purge import effects, remainder
 from chatdata.purge.outbox import FileRemover, sweep_after_commit
@@ -107,6 +110,7 @@ def run_purge(request_id, attempt, *, max_steps=None, paced=True):
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 return
+        _fold_tombstones(sizer)
     finally:
         try:
             remover.release(wait=True)
@@ -115,6 +119,16 @@ def run_purge(request_id, attempt, *, max_steps=None, paced=True):
                 sweep_after_commit(request_pk=request_id)
         except Exception:  # never mask the run's own outcome; the outbox keeps what is left
             log.exception("purge #%s: file removal after the run failed", request_id)
+
+
+def _fold_tombstones(sizer):
+    """After the run: index the tombstones its batches wrote to the journal (and any an earlier
+    run left there), one row per transaction, pausing as the batches did. The request is already
+    done or cancelled; a failure here changes nothing of it, and the next run folds what is left."""
+    try:
+        tombstones.fold_journal(pause_share=sizer.pause_share)
+    except Exception:
+        log.exception("folding the tombstone journal failed; the next run folds it")
 
 
 def run_or_fail(request_id, attempt):
@@ -169,10 +183,14 @@ class BatchSizer:
     for the chat service, so the size follows the measured messages per second of the last
     batch: down at once, back up at most doubling per batch.
 
-    Pause: settings.PURGE_BATCH_PAUSE_PERCENT of the last batch's time (at most a quarter of
-    settings.PURGE_STALE_SECONDS). A purge running flat out keeps a core and the WAL busy, and the
-    chat service's own commits queue behind it; pausing in proportion to the work keeps a share
-    of the server for them on any machine."""
+    Pause: settings.PURGE_BATCH_PAUSE_PERCENT of the time the last batch spent in its writes
+    (effects.delete_messages or hide_messages: the messages, their children, the tombstones), at
+    most a quarter of settings.PURGE_STALE_SECONDS. A purge running flat out keeps a core and the
+    WAL busy, and the chat service's own commits queue behind it; pausing in proportion to the
+    work keeps a share of the server for them on any machine. The rest of a step (the keyset
+    read, the checkpoint, Python, and on a busy machine the waits for a CPU between statements)
+    writes little the chat service waits behind, and pausing for it too only lengthened the run
+    (bench/README.md has the figures)."""
 
     def __init__(self, *, paced=True):
         self.largest = settings.PURGE_BATCH_SIZE
@@ -182,13 +200,15 @@ class BatchSizer:
         self.size = self.largest
         self.pause = 0.0
 
-    def record(self, messages, seconds):
-        """A batch of `messages` took `seconds`, its commit included (0 messages: no batch ran)."""
+    def record(self, messages, seconds, *, writing=None):
+        """A batch of `messages` took `seconds`, its commit included (0 messages: no batch ran),
+        `writing` of them in its writes (the pause's basis; the whole batch when not given)."""
         if messages <= 0 or seconds <= 0:
             self.pause = 0.0
             return
+        basis = seconds if writing is None else min(writing, seconds)
         # Never so long that the run looks interrupted (its heartbeat is saved with each batch).
-        self.pause = min(seconds * self.pause_share, settings.PURGE_STALE_SECONDS / 4)
+        self.pause = min(basis * self.pause_share, settings.PURGE_STALE_SECONDS / 4)
         if self.target:
             fits = int(messages * self.target / seconds)
             self.size = max(self.smallest, min(self.largest, 2 * self.size, fits))
@@ -210,7 +230,8 @@ def _step(request_id, attempt, spec, units, remover, sizer, *, may_end):
             _end(request, State.CANCELLED if request.cancel_requested else State.DONE)
             return _OVER
         effects.commit_asynchronously()
-        batched = UnitRun(request, spec, units[request.unit], remover).advance(sizer.size)
+        unit_run = UnitRun(request, spec, units[request.unit], remover)
+        batched = unit_run.advance(sizer.size)
         now = timezone.now()
         request.heartbeat_at = now
         if batched:
@@ -223,7 +244,7 @@ def _step(request_id, attempt, spec, units, remover, sizer, *, may_end):
                 "heartbeat_at", "batches", "last_batch_at", "longest_batch_ms",
             ]
         )
-    sizer.record(batched, time.monotonic() - began)
+    sizer.record(batched, time.monotonic() - began, writing=unit_run.writing_seconds)
     return _CONTINUE
 
 

@@ -10,6 +10,7 @@ What binds every step is the preview: the holds are `holds_for(request)` (in for
 or active now) and a batch never takes more than the preview's count still allows (`allowance`).
 """
 
+import time
 from dataclasses import replace
 from functools import cached_property
 
@@ -53,6 +54,9 @@ class UnitRun:
         self.item = request.items.get(position=request.unit) if unit is not None else None
         self.state = request.progress.setdefault("unit", {"touched": [], "ids": {}, "counts": zero_counts()})
         self.now = timezone.now()
+        # How long the batch's writes took (deleting or hiding the messages with their children
+        # and tombstones): what the pause after it is a share of (execute.BatchSizer).
+        self.writing_seconds = None
 
     @cached_property
     def holds(self):
@@ -134,8 +138,10 @@ class UnitRun:
 
     def _apply(self, rows, mode, cursor):
         ids = [row[0] for row in rows]
+        began = time.monotonic()
         if mode == MODE_DELETE:
             counts, outbox, deleted = effects.delete_messages(ids, request_pk=self.request.pk, now=self.now)
+            self.writing_seconds = time.monotonic() - began
             self._refresh_latest(deleted, cursor)
             self.remover.hold_after_commit(outbox)
             touched = set(deleted)
@@ -145,6 +151,7 @@ class UnitRun:
             touched = {row[1] for row in rows}
         else:
             counts = effects.hide_messages(ids, member=self.spec.member, now=self.now)
+            self.writing_seconds = time.monotonic() - began
             touched = {row[1] for row in rows}
         self.state["touched"] = sorted(set(self.state["touched"]) | touched)
         if lists_ids(self.spec):
