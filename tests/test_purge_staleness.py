@@ -377,10 +377,11 @@ def test_the_command_refuses_an_expired_preview_and_previews_again(chat, moderat
 def test_the_command_asks_again_for_a_changed_scope_then_closes_a_cancelled_one(chat, moderator, settings, capsys):
     request = do_preview_purge(team_spec(chat), actor=moderator, reason="x")
     chat.team_history[0].delete()
-    status, message = command("--execute", str(request.pk), "--actor", "mona")
+    status, message = command("--execute", str(request.pk), "--actor", "mona", "--confirm", "6")
     assert status == 3 and "messages 6 → 5" in message and f"--execute {request.pk} again" in message
     assert "previewed: messages 5" in capsys.readouterr().out
-    assert command("--execute", str(request.pk), "--actor", "mona")[0] == 0
+    assert command("--execute", str(request.pk), "--actor", "mona", "--confirm", "6")[0] == 2  # the new count confirms it
+    assert command("--execute", str(request.pk), "--actor", "mona", "--confirm", "5")[0] == 0
     cancelled = cancelled_midway(chat, moderator, settings)
     capsys.readouterr()
     assert command("--status", str(cancelled.pk))[0] == 0

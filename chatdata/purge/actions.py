@@ -263,11 +263,13 @@ def do_execute_purge(request, *, actor, confirmation=None, ip=None):
         request = _lock(request)
         refusal = execute_check(request, actor) or _hold_check(request)
         if not refusal:
-            check_confirmation(request, confirmation)
             if counted is None:  # it became executable meanwhile: count under the lock
                 counted = staleness.recount(request)
             refusal = _refuse_changed(request, counted, actor=actor, ip=ip)
         if not refusal:
+            # After the recount: a changed scope is shown with its new counts first, and what is
+            # typed then confirms the new preview (chatdata.purge.confirmation).
+            check_confirmation(request, confirmation)
             request.executed_by = actor
             if request.needs_approval:
                 request.state = State.AWAITING_APPROVAL

@@ -325,7 +325,7 @@ def request_context(request, purge, form):
         "may_execute": execute_refusal(purge, request.user) is None,
         "expired": purge.is_expired,
         "may_preview_again": purge.is_expired and preview_again_refusal(purge, request.user) is None,
-        "recount": preview.get("recount"),
+        "recount": (purge.preview or {}).get("recount"),
         "back": back_link(purge),
         "change_selection": change_selection_link(request, purge),
     }
