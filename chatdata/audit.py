@@ -17,7 +17,7 @@ Actions are dotted names; the ones chatsweep writes are listed in ACTIONS.
 Refused attempts are recorded too (DESIGN.md §4, invariant 4): an action that refuses calls
 `audit_refusal` once, after leaving its own transaction, so the entry outlives the rollback of
 the change it refused. `counting_writes()` tells a caller how many entries were appended inside
-it (dashboard.middleware's safety net uses it to see whether a refused web request was recorded).
+it (dashboard.web.middleware's safety net uses it to see whether a refused web request was recorded).
 """
 
 import hashlib
@@ -54,13 +54,13 @@ ACTIONS = {
     "import.chat": "Imported chat data",
     "import.refused": "An import was refused",
     "import.failed": "An import failed and was rolled back",
-    # Logins and logouts (dashboard.login_audit), throttled ones too (the audited axes_reset commands).
+    # Logins and logouts (dashboard.web.accounts.login_audit), throttled ones too (the audited axes_reset commands).
     "auth.login": "Logged in",
     "auth.login_failed": "A login failed",
     "auth.logout": "Logged out",
     "auth.lockout": "Locked out after repeated failed logins",
     "auth.unlock": "Lifted a login lockout",
-    # Exports of the audit log itself (dashboard.views.audit).
+    # Exports of the audit log itself (dashboard.web.oversight.audit).
     "audit.export": "Exported the audit log",
     # Staff accounts and roles, wherever they change (chatdata.staff_audit).
     "staff.created": "Created a staff account",
@@ -88,7 +88,7 @@ ACTIONS = {
     "erasure.fail": "An erasure failed",
     "erasure.export": "Exported a data subject's data",
     "erasure.certificate": "Issued an erasure certificate",
-    # dashboard.middleware's safety net: a refused web request that no action recorded.
+    # dashboard.web.middleware's safety net: a refused web request that no action recorded.
     "request.refused": "A state-changing web request was refused",
     "api_token.create": "Created an API token",
     "api_token.revoke": "Revoked an API token",

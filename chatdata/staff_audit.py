@@ -10,7 +10,7 @@ set or cleared; an account activated or deactivated; a password set. A password 
 login (Django's check_password setter: the same password, rehashed) is not a change, nor is
 `last_login` moving.
 
-Who acted comes from a context. For a web request a middleware (dashboard.middleware) names the
+Who acted comes from a context. For a web request a middleware (dashboard.web.middleware) names the
 logged-in person and their address; outside a request the change is the system's, and the entry
 names the command (`command()` below, or else `manage.py <name>` from the process's arguments)
 and the operating-system user who ran it.

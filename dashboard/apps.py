@@ -6,6 +6,6 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self):
-        from dashboard import login_audit
+        from dashboard.web.accounts import login_audit
 
         login_audit.connect()  # every login, failed login and logout gets an audit entry

@@ -53,7 +53,7 @@ INSTALLED_APPS = [
     "ninja",
     # chatdata before axes: its audited axes_reset* commands take the place of axes's own (the
     # first app to define a command wins). axes before dashboard: axes marks a locked-out request
-    # before dashboard.login_audit's receivers (connected later) look at it.
+    # before dashboard.web.accounts.login_audit's receivers (connected later) look at it.
     "chatdata",
     "axes",
     "dashboard",
@@ -68,9 +68,9 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so static files keep its cache headers; pages get no-store.
-    "dashboard.caching.never_cached",
+    "dashboard.web.caching.never_cached",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "dashboard.csp.RelaxedPolicyForDjangoRQ",
+    "dashboard.web.csp.RelaxedPolicyForDjangoRQ",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,9 +81,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Who changes a staff account in this request (Django's admin included): chatdata.staff_audit.
-    "dashboard.middleware.staff_audit_context",
+    "dashboard.web.middleware.staff_audit_context",
     # A refused state-changing request that no action recorded gets a request.refused entry.
-    "dashboard.middleware.RefusalNet",
+    "dashboard.web.middleware.RefusalNet",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -102,7 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.context_processors.staff",
+                "dashboard.web.context_processors.staff",
             ],
         },
     },
@@ -192,7 +192,7 @@ SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
 # with the response's nonce (htmx's script tag gets it from django-htmx; htmx's own indicator
 # <style> is switched off in base.html), so injected markup cannot run script or restyle a page.
 # The same policy in the demo and the tests, so they exercise it. django-rq's dashboard pages have
-# inline code of their own: dashboard.csp relaxes the policy for them alone.
+# inline code of their own: dashboard.web.csp relaxes the policy for them alone.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -203,7 +203,7 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
-# --- failed logins (django-axes; dashboard.login_throttle) -------------------------------------
+# --- failed logins (django-axes; dashboard.web.accounts.login_throttle) -------------------------------------
 # An account, and separately an address, with LOGIN_FAILURE_LIMIT failed logins and no pause of
 # LOGIN_FAILURE_WINDOW_MINUTES between them is locked out until that long after the last one; the
 # right password is refused meanwhile. Failures while locked out are not counted, so the lockout
@@ -215,14 +215,14 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Read through callables so that a changed setting (tests) applies at once.
-AXES_FAILURE_LIMIT = "dashboard.login_throttle.failure_limit"
-AXES_COOLOFF_TIME = "dashboard.login_throttle.window"
-AXES_HANDLER = "dashboard.login_throttle.DatabaseHandler"
+AXES_FAILURE_LIMIT = "dashboard.web.accounts.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = "dashboard.web.accounts.login_throttle.window"
+AXES_HANDLER = "dashboard.web.accounts.login_throttle.DatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_address"
-AXES_USERNAME_CALLABLE = "dashboard.login_throttle.attempted_username"
+AXES_LOCKOUT_CALLABLE = "dashboard.web.accounts.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.web.accounts.login_throttle.client_address"
+AXES_USERNAME_CALLABLE = "dashboard.web.accounts.login_throttle.attempted_username"
 # The audit log is the record of logins: no second, unbounded log of successes in axes's tables,
 # and no admin pages through which an attempt could be deleted (unlocked) without an audit entry.
 AXES_DISABLE_ACCESS_LOG = True

@@ -3,7 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard.api import urlpatterns as api_urlpatterns
-from dashboard.views import approvals, audit, auth, browse, erasure, holds, jobs, matching, notices, purge, tokens
+from dashboard.web.accounts import login as auth, tokens
+from dashboard.web.browse import views as browse
+from dashboard.web.erasure import views as erasure
+from dashboard.web.oversight import approvals, audit, holds, notices
+from dashboard.web.purge import jobs, matching, views as purge
 
 browse_patterns = (
     [

@@ -5,7 +5,7 @@ The test walks every URL pattern of the project (get_resolver(), recursively: ou
 django-rq) and every management command (get_commands()), and fails on one it does not know, so a
 new view or command cannot forget: whoever adds one must say here how it is audited. Then, for each
 state-changing endpoint and command, it makes a refused attempt and a successful one and counts the
-entries each wrote: a refusal writes exactly one (the action's own, or dashboard.middleware's
+entries each wrote: a refusal writes exactly one (the action's own, or dashboard.web.middleware's
 safety net when no action was reached), a success at least one.
 """
 

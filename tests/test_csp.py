@@ -6,7 +6,7 @@ The pages are those of the permission matrix (tests/test_permissions_matrix.py):
 app, each GET also as an htmx request (the partials), each POST followed to the page it ends on and
 sent once more empty (the form errors), plus login, 403 and 404. A new URL gets a matrix row, so it
 is checked here too. Django's admin keeps the strict policy; django-rq's dashboard inside it gets a
-deliberately relaxed one (dashboard/csp.py), checked directive by directive.
+deliberately relaxed one (dashboard/web/csp.py), checked directive by directive.
 """
 
 import re

@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from chatdata.audit import ACTIONS, verify_chain
 from chatdata.importer import FileChanged, do_import_chat
 from chatdata.models import AuditEntry
-from dashboard.oversight_forms import ACTION_GROUPS
+from dashboard.web.oversight.forms import ACTION_GROUPS
 from tests.builders import snapshot_chat
 from tests.test_import_chat import EARLIER, _ChangingStream, conversation, message, ndjson, user
 

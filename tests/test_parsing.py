@@ -15,7 +15,7 @@ from chatdata.models import PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_count, parse_id, parse_seconds
 from chatdata.purge.actions import do_preview_purge
 from chatdata.purge.scopes import ConversationScope, ConversationsScope, MessagesScope, PurgeInvalid, PurgeSpec
-from dashboard.purge_confirm import _digits, is_count
+from dashboard.web.purge.confirm import _digits, is_count
 from tests.builders import ChatWorld, snapshot_chat
 
 pytestmark = pytest.mark.django_db

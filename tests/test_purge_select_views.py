@@ -237,7 +237,7 @@ def test_senders_do_not_go_with_deleting_whole_conversations(client, world, mode
 
 
 def test_the_search_page_counts_the_matches_only_so_far(client, world, moderator, monkeypatch):
-    monkeypatch.setattr("dashboard.views.browse.MATCHING_COUNTED", 55)
+    monkeypatch.setattr("dashboard.web.browse.views.MATCHING_COUNTED", 55)
     client.force_login(moderator)
     html = client.get(search_url(q="cheap watches")).content.decode()
     assert "50 of more than 55 matching messages shown." in html and "Select all matching (more than 55)…" in html

@@ -8,8 +8,8 @@ from ninja import Router, Schema
 
 from chatdata.permissions import can_view_audit
 from dashboard.api.common import Id, Invalid, allow, page_limit, responses
-from dashboard.oversight_forms import AuditFilterForm
-from dashboard.views.audit import audit_entries
+from dashboard.web.oversight.audit import audit_entries
+from dashboard.web.oversight.forms import AuditFilterForm
 
 router = Router(tags=["audit log"])
 

@@ -63,7 +63,7 @@ class TokenAuth(HttpBearer):
         check_rate(found)
         check_request_text(request)
         request.api_token = found
-        # The token acts as its owner: dashboard.middleware.RefusalNet records a refused call the
+        # The token acts as its owner: dashboard.web.middleware.RefusalNet records a refused call the
         # actions did not record themselves, as it does for the web.
         request.user = found.owner
         return found

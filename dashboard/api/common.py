@@ -9,7 +9,7 @@ from ninja import Schema
 
 from chatdata.audit import through_api_token
 from chatdata.purge.actions import PurgeRefused
-from dashboard.views.oversight import client_ip
+from dashboard.web.guards import client_ip
 
 REFUSAL_STATUS = {
     PurgeRefused.NOT_PERMITTED: 403,

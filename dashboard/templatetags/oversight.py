@@ -7,7 +7,7 @@ from django import template
 
 from chatdata.approvals import awaiting_count
 from chatdata.notices import unread_count
-from dashboard.views.oversight import access
+from dashboard.web.guards import access
 
 register = template.Library()
 

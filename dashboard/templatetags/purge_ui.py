@@ -9,7 +9,7 @@
     {{ purge|effect_label }}                        "Delete for everyone", "Hide for one member", ...
     {{ seconds|duration }}                          "2 min 5 s"
 
-The offers come from the permission matrix (dashboard.purge_offers.ConversationOffer), computed once
+The offers come from the permission matrix (dashboard.web.purge.offers.ConversationOffer), computed once
 per template render and cached on the request.
 """
 
@@ -17,14 +17,14 @@ from datetime import datetime
 
 from django import template
 
-from dashboard.purge_forms import (
+from dashboard.web.purge.forms import (
     BatchForm,
     ConversationForm,
     RangeForm,
     SelectionForm,
     UserForm,
 )
-from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
+from dashboard.web.purge.offers import ConversationOffer, may_batch_delete, may_erase
 
 register = template.Library()
 

@@ -32,9 +32,9 @@ from chatdata.purge.actions import (
     execute_refusal,
 )
 from chatdata.purge.scopes import CONVERSATIONS, PurgeInvalid
-from dashboard.forms import IdField
-from dashboard.purge_panel import cancellable, count_rows, progress_figures, resumable
-from dashboard.views.purge import back_link, bad_request, client_ip, staff_only
+from dashboard.web.browse.forms import IdField
+from dashboard.web.purge.panel import cancellable, count_rows, progress_figures, resumable
+from dashboard.web.purge.views import back_link, bad_request, client_ip, staff_only
 
 State = PurgeRequest.State
 PAGE = 50

@@ -15,9 +15,9 @@ from chatdata.models import LegalHold
 from chatdata.permissions import can_manage_holds, can_view_holds
 from chatdata.purge.holds import HoldRefused, covered_messages, do_add_legal_hold, do_release_legal_hold
 from chatdata.purge.scopes import PurgeInvalid
-from dashboard.forms import STALE_CURSOR
-from dashboard.oversight_forms import HoldFilterForm, HoldForm, ReleaseForm
-from dashboard.views.oversight import client_ip, guarded
+from dashboard.web.browse.forms import STALE_CURSOR
+from dashboard.web.guards import client_ip, guarded
+from dashboard.web.oversight.forms import HoldFilterForm, HoldForm, ReleaseForm
 
 PAGE = 50
 

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from dashboard.forms import MessageSearchForm
-from dashboard.purge_forms import MatchingForm
-from dashboard.purge_offers import matching_effects
-from dashboard.views.browse import search_filters
-from dashboard.views.purge import _preview, live_preview
+from dashboard.web.browse.forms import MessageSearchForm
+from dashboard.web.browse.views import search_filters
+from dashboard.web.purge.forms import MatchingForm
+from dashboard.web.purge.offers import matching_effects
+from dashboard.web.purge.views import _preview, live_preview
 
 
 @require_http_methods(["GET", "POST"])

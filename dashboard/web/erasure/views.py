@@ -41,9 +41,9 @@ from chatdata.erasure.residue import DELETED_KEYS, RESIDUE_KEYS
 from chatdata.erasure.run import purges_of
 from chatdata.models import ErasureRequest
 from chatdata.permissions import can_view_erasures, erasure_open_refusal
-from dashboard.erasure_forms import ErasureFilterForm, OpenErasureForm, RejectForm
-from dashboard.purge_confirm import ConfirmForm
-from dashboard.views.oversight import client_ip, guarded
+from dashboard.web.erasure.forms import ErasureFilterForm, OpenErasureForm, RejectForm
+from dashboard.web.guards import client_ip, guarded
+from dashboard.web.purge.confirm import ConfirmForm
 
 State = ErasureRequest.State
 SHOWN = 200

@@ -10,7 +10,7 @@ from django import forms
 
 from chatdata.erasure.actions import NOTES_MAX, TICKET_MAX
 from chatdata.models import ErasureRequest
-from dashboard.oversight_forms import LocalDateTimeField, OversightForm, RejectForm
+from dashboard.web.oversight.forms import LocalDateTimeField, OversightForm, RejectForm
 
 __all__ = ["EXTRA_FILTERS", "ErasureFilterForm", "OpenErasureForm", "RejectForm"]
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chatdata.notices import mark_read, notices_for
 from chatdata.parsing import InvalidNumber, parse_id
 from chatdata.permissions import can_view_purges
-from dashboard.views.oversight import guarded
+from dashboard.web.guards import guarded
 
 staff_only = guarded(can_view_purges, "Your account has no chatsweep role, so it makes no requests to be told about.")
 

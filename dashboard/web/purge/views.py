@@ -24,6 +24,7 @@ from chatdata.browse.bodies import shorten, with_short_bodies
 from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
+from chatdata.purge import selection as selections
 from chatdata.purge.actions import (
     PurgeRefused,
     do_execute_purge,
@@ -32,22 +33,21 @@ from chatdata.purge.actions import (
     execute_refusal,
     preview_again_refusal,
 )
-from chatdata.purge import selection as selections
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
 from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, PurgeInvalid
 from chatdata.purge.validation import check_spec
-from dashboard.purge_forms import (
+from dashboard.web.browse.views import saved_selection, search_url_for
+from dashboard.web.guards import client_ip
+from dashboard.web.purge.confirm import ConfirmForm
+from dashboard.web.purge.forms import (
     BatchForm,
     ConversationForm,
     RangeForm,
     SelectionForm,
     UserForm,
 )
-from dashboard.purge_confirm import ConfirmForm
-from dashboard.purge_offers import ConversationOffer, may_batch_delete, may_erase
-from dashboard.purge_panel import approval_note, count_rows, histogram
-from dashboard.views.browse import saved_selection, search_url_for
-from dashboard.views.oversight import client_ip
+from dashboard.web.purge.offers import ConversationOffer, may_batch_delete, may_erase
+from dashboard.web.purge.panel import approval_note, count_rows, histogram
 
 State = PurgeRequest.State
 CONVERSATION_FORMS = {form.action: form for form in (SelectionForm, RangeForm, ConversationForm)}

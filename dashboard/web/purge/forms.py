@@ -5,7 +5,7 @@ the spec; the engine checks the rest against the data (chatdata.purge.validation
 PurgeInvalid goes back next to the field it names. Date-times are typed in settings.TIME_ZONE
 (a datetime-local input carries no zone) and made aware here; a local time that does not exist or
 is ambiguous (a daylight-saving change) is refused rather than guessed. Which choices a form
-shows comes from dashboard.purge_offers.
+shows comes from dashboard.web.purge.offers.
 """
 
 from datetime import datetime

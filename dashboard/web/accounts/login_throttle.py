@@ -10,7 +10,7 @@ starts, which the page names, and hammering on a locked account does not prolong
 
 Every login goes through django.contrib.auth.authenticate(), so the dashboard's login page and
 Django's admin login are both throttled by the backend (settings.AUTHENTICATION_BACKENDS);
-dashboard.login_audit writes the audit entries.
+dashboard.web.accounts.login_audit writes the audit entries.
 """
 
 from datetime import timedelta
@@ -22,7 +22,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 
-from dashboard.views.oversight import client_ip
+from dashboard.web.guards import client_ip
 
 USERNAME_MAX = 150  # Django's own limit for usernames; anything longer is cut, never stored whole
 

@@ -10,7 +10,7 @@ Anyone can fail a login, so failures must not grow the log one entry per attempt
 bursts, and each burst leaves one entry (issue 11, item 4):
 - `auth.login_failed` for the first failure of a username from an address, unless that pair
   already has one within LOGIN_FAILURE_WINDOW_MINUTES;
-- `auth.lockout` when django-axes locks the account or the address (dashboard.login_throttle),
+- `auth.lockout` when django-axes locks the account or the address (dashboard.web.accounts.login_throttle),
   carrying the failure count, once per locked account and once per locked address within the
   window; the attempts refused during the lockout write nothing more.
 The check and the append run under the audit log's own lock (chatdata.audit), so two
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from chatdata.audit import lock_chain, write_audit
 from chatdata.models import AuditEntry
-from dashboard.login_throttle import USERNAME_MAX, lockout_state
+from dashboard.web.accounts.login_throttle import USERNAME_MAX, lockout_state
 
 
 def _ip(request):

@@ -9,7 +9,7 @@ scopes, on the RQ queue otherwise (the engine decides).
 
 Approving is never one click (issue 14, item 6): each request opens on its review page
 (`approvals:review`), which shows the preview its requester saw, with the same templates and the
-same frozen counts, samples, histogram and holds (dashboard.views.purge.preview_context), and asks
+same frozen counts, samples, histogram and holds (dashboard.web.purge.views.preview_context), and asks
 for the same typed confirmation (chatdata.purge.confirmation) when the request asks for one.
 """
 
@@ -24,10 +24,10 @@ from chatdata.models import ErasureRequest, PurgeRequest
 from chatdata.permissions import approval_refusal, can_view_approvals, can_view_erasures
 from chatdata.purge.actions import PurgeRefused, approve_refusal, do_approve_purge, do_reject_purge
 from chatdata.purge.scopes import PurgeInvalid
-from dashboard.oversight_forms import RejectForm
-from dashboard.purge_confirm import ConfirmForm
-from dashboard.views.oversight import client_ip, guarded, job_url
-from dashboard.views.purge import preview_context
+from dashboard.web.guards import client_ip, guarded, job_url
+from dashboard.web.oversight.forms import RejectForm
+from dashboard.web.purge.confirm import ConfirmForm
+from dashboard.web.purge.views import preview_context
 
 State = PurgeRequest.State
 RECENT = 10

@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 
 from chatdata import staff_audit
 from chatdata.audit import audit_refusal, counting_writes
-from dashboard.views.oversight import client_ip
+from dashboard.web.guards import client_ip
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -26,13 +26,13 @@ from chatdata.browse import counts, directory, naming, search, timeline
 from chatdata.browse.keyset import InvalidCursor
 from chatdata.erasure.overview import due_soon_count
 from chatdata.models import Attachment, ChatUser, Conversation
+from chatdata.permissions import can_view_erasures
 from chatdata.purge import selection as selections
 from chatdata.purge.holds import holds_on_conversation, holds_on_user
 from chatdata.purge.predicates import matching_count
 from chatdata.purge.scopes import PurgeInvalid
-from chatdata.permissions import can_view_erasures
 from chatdata.roles import roles_of
-from dashboard.forms import (
+from dashboard.web.browse.forms import (
     STALE_CURSOR,
     ConversationFilterForm,
     MessageSearchForm,
@@ -40,8 +40,8 @@ from dashboard.forms import (
     TimelineForm,
     UserSearchForm,
 )
-from dashboard.purge_forms import matching_scope
-from dashboard.purge_offers import matching_effects
+from dashboard.web.purge.forms import matching_scope
+from dashboard.web.purge.offers import matching_effects
 
 # The search's filters, as the search page and "Select all N matching" pass them on.
 SEARCH_FILTERS = ("q", "sender", "conversation", "start", "end")

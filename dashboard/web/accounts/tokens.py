@@ -17,7 +17,7 @@ from chatdata.api_tokens import (
     tokens_visible_to,
 )
 from chatdata.models import ApiToken
-from dashboard.views.oversight import client_ip
+from dashboard.web.guards import client_ip
 
 
 class TokenForm(forms.Form):

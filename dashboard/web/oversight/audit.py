@@ -26,11 +26,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chatdata.audit import ACTIONS, verify_chain, write_audit
 from chatdata.models import AuditEntry
-from chatdata.witness import witness_after_commit
 from chatdata.permissions import can_export_audit, can_view_audit
-from dashboard.forms import STALE_CURSOR
-from dashboard.oversight_forms import SYSTEM_ACTOR, AuditFilterForm
-from dashboard.views.oversight import client_ip, guarded, job_url
+from chatdata.witness import witness_after_commit
+from dashboard.web.browse.forms import STALE_CURSOR
+from dashboard.web.guards import client_ip, guarded, job_url
+from dashboard.web.oversight.forms import SYSTEM_ACTOR, AuditFilterForm
 
 PAGE = 50
 CHUNK = 2000

@@ -14,7 +14,7 @@ from chatdata.audit import ACTIONS
 from chatdata.models import ChatUser, Conversation, LegalHold
 from chatdata.purge.holds import REASON_REQUIRED
 from chatdata.purge.scopes import PurgeInvalid, check_bounds
-from dashboard.forms import DayField, IdField, end_of_day, start_of_day
+from dashboard.web.browse.forms import DayField, IdField, end_of_day, start_of_day
 
 ACTION_GROUPS = {
     "purge.*": "Any purge action",
@@ -158,7 +158,7 @@ class AuditFilterForm(OversightForm):
         return data
 
     def filters(self):
-        """The cleaned filters as keyword arguments of dashboard.views.audit.audit_entries."""
+        """The cleaned filters as keyword arguments of dashboard.web.oversight.audit.audit_entries."""
         data = self.cleaned_data
         action = data["action"]
         if action in ACTION_GROUPS:

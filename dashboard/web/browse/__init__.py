@@ -1,0 +1,1 @@
+"""Finding chat data: home, users, conversations, messages, search; their filter forms."""

@@ -1,0 +1,1 @@
+"""Oversight: the approvals queue, legal holds, the audit log, and their forms."""
