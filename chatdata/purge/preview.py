@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.db.models.functions import TruncDate
@@ -135,41 +136,65 @@ def clear_plan(spec, conversation_pk, bound):
     return plan, old
 
 
+def count_rows(querysets):
+    """{key: the number of rows of querysets[key]}, as `.count()` would give each, by ONE
+    statement (a scalar subquery per key in one SELECT): one round trip, on one snapshot."""
+    if not querysets:
+        return {}
+    parts, params = [], []
+    for qs in querysets.values():
+        qs = qs.order_by()
+        if not qs.query.values_select and not qs.query.annotation_select:
+            qs = qs.values("pk")
+        try:
+            sql, qs_params = qs.query.sql_with_params()
+        except EmptyResultSet:  # .none(), an empty __in: what .count() answers without asking
+            parts.append("0")
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted)")
+        params.extend(qs_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {key: int(value) for key, value in zip(querysets, row)}
+
+
 def _delete_counts(spec, hwm, holds):
+    """The querysets to count (count_rows), and the conversations a delete_conversation removes
+    (counted here: they need the ids of those that exist and of those kept)."""
     msgs = scope_messages(spec, hwm=hwm, holds=holds)
     ids = msgs.values("id")
-    counts = {
-        "messages": msgs.count(),
-        "attachments": Attachment.objects.filter(message_id__in=ids).count(),
-        "reactions": Reaction.objects.filter(message_id__in=ids).count(),
-        "hides": MessageHide.objects.filter(message_id__in=ids).count(),
-        "pending_deliveries": PendingDelivery.objects.filter(message_id__in=ids).count(),
+    counted = {
+        "messages": msgs,
+        "attachments": Attachment.objects.filter(message_id__in=ids),
+        "reactions": Reaction.objects.filter(message_id__in=ids),
+        "hides": MessageHide.objects.filter(message_id__in=ids),
+        "pending_deliveries": PendingDelivery.objects.filter(message_id__in=ids),
     }
+    known = {}
     if spec.removes_conversations:
         pks = [unit_conversation(spec, unit) for unit in units_of(spec)]
         kept = _kept_conversations(spec, pks, hwm, holds)
         # Those that still exist: a recount (chatdata.purge.staleness) may find one removed since.
         existing = set(Conversation.objects.filter(pk__in=pks).values_list("pk", flat=True))
-        counts["conversations"] = len(existing - kept)
-        counts["members_affected"] = Membership.objects.filter(conversation_id__in=pks).values("user_id").distinct().count()
+        known["conversations"] = len(existing - kept)
+        counted["members_affected"] = Membership.objects.filter(conversation_id__in=pks).values("user_id").distinct()
     else:
         touched = msgs.values("conversation_id")
-        counts["conversations"] = touched.distinct().count()
-        counts["members_affected"] = (
-            Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct().count()
-        )
-    return counts
+        counted["conversations"] = touched.distinct()
+        counted["members_affected"] = Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct()
+    return counted, known
 
 
 def _attachment_counts(spec, hwm, holds):
     msgs = scope_messages(spec, hwm=hwm, holds=holds)  # the messages with an attachment
     touched = msgs.values("conversation_id")
     return {
-        "messages": msgs.count(),
-        "attachments": Attachment.objects.filter(message_id__in=msgs.values("id")).count(),
-        "conversations": touched.distinct().count(),
-        "members_affected": Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct().count(),
-    }
+        "messages": msgs,
+        "attachments": Attachment.objects.filter(message_id__in=msgs.values("id")),
+        "conversations": touched.distinct(),
+        "members_affected": Membership.objects.filter(conversation_id__in=touched).values("user_id").distinct(),
+    }, {}
 
 
 def _kept_conversations(spec, pks, hwm, holds):
@@ -184,14 +209,12 @@ def _kept_conversations(spec, pks, hwm, holds):
 def _hide_counts(spec, hwm):
     msgs = scope_messages(spec, hwm=hwm)
     already = MessageHide.objects.filter(message_id=OuterRef("id"), user_id=spec.member)
-    messages = msgs.count()
     return {
-        "messages": messages,
-        "hides": msgs.filter(~Exists(already)).count(),
-        "pending_deliveries": PendingDelivery.objects.filter(user_id=spec.member, message_id__in=msgs.values("id")).count(),
-        "conversations": msgs.values("conversation_id").distinct().count(),
-        "members_affected": int(messages > 0),
-    }
+        "messages": msgs,
+        "hides": msgs.filter(~Exists(already)),
+        "pending_deliveries": PendingDelivery.objects.filter(user_id=spec.member, message_id__in=msgs.values("id")),
+        "conversations": msgs.values("conversation_id").distinct(),
+    }, {}
 
 
 def _item_previews(spec, hwm, holds, resolved):
@@ -255,12 +278,15 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     items = _item_previews(spec, hwm, holds, resolved) if spec.kind == CONVERSATIONS else {}
     preview = zero_counts()
     sample_qs = scope_messages(spec, hwm=hwm, holds=holds)
+    # The counts of the delete, attachments and hide modes, and the messages holds keep, are
+    # counted together by one statement (count_rows).
+    counted, known = {}, {}
     if mode == MODE_DELETE:
-        preview.update(_delete_counts(spec, hwm, holds))
+        counted, known = _delete_counts(spec, hwm, holds)
     elif mode == MODE_ATTACHMENTS:
-        preview.update(_attachment_counts(spec, hwm, holds))
+        counted, known = _attachment_counts(spec, hwm, holds)
     elif mode == MODE_HIDE_ROWS:
-        preview.update(_hide_counts(spec, hwm))
+        counted, known = _hide_counts(spec, hwm)
     elif spec.kind == CONVERSATIONS:
         for plan in items.values():
             for key in COUNT_KEYS:
@@ -277,11 +303,16 @@ def compute_preview(spec, *, resolved, hwm=None, holds=None):
     preview["excluded_by_hold"], preview["holds"] = 0, []
     if spec.destroys:
         held_qs = scope_messages(spec, hwm=hwm, holds=holds, held=True)
-        preview["excluded_by_hold"] = held_qs.count()
-        for hold in holds:
-            kept = held_qs.filter(hold_q(hold)).count() if preview["excluded_by_hold"] else 0
-            if kept:
-                preview["holds"].append({"id": hold.pk, "description": hold.describe(), "messages": kept})
+        counted["excluded_by_hold"] = held_qs
+    preview.update(count_rows(counted))
+    preview.update(known)
+    if mode == MODE_HIDE_ROWS:
+        preview["members_affected"] = int(preview["messages"] > 0)
+    if spec.destroys and preview["excluded_by_hold"]:
+        kept = count_rows({index: held_qs.filter(hold_q(hold)) for index, hold in enumerate(holds)})
+        for index, hold in enumerate(holds):
+            if kept[index]:
+                preview["holds"].append({"id": hold.pk, "description": hold.describe(), "messages": kept[index]})
     preview["high_water_mark"] = hwm
     preview["sample_first"], preview["sample_last"] = _samples(sample_qs)
     work = preview["messages"] if mode != MODE_CLEAR else 0
