@@ -17,18 +17,31 @@ ROLE_DESCRIPTIONS = {
 }
 
 
+def role_names(user_pk):
+    """The names of the roles held by the user `user_pk` (a value or an OuterRef), as an array
+    subquery to annotate a query that loads the user anyway (PostgreSQL only); give the value to
+    `remember_roles` and roles_of asks nothing more."""
+    from django.contrib.auth.models import Group
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return ArraySubquery(Group.objects.filter(user=user_pk, name__in=ALL_ROLES).values("name"))
+
+
+def remember_roles(user, names):
+    """Set what roles_of(user) answers from the group names the user holds (as queried by it)."""
+    names = {name for name in names or () if name in ALL_ROLES}
+    if user.is_superuser:
+        names.add(ADMIN)
+    user._chatsweep_roles = frozenset(names)
+
+
 def roles_of(user):
     """The set of role names a staff member holds (superusers hold admin)."""
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_chatsweep_roles", None)
-    if cached is None:
-        names = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
-        if user.is_superuser:
-            names.add(ADMIN)
-        cached = frozenset(names)
-        user._chatsweep_roles = cached
-    return cached
+    if getattr(user, "_chatsweep_roles", None) is None:
+        remember_roles(user, user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+    return user._chatsweep_roles
 
 
 def has_role(user, *roles):

@@ -118,9 +118,12 @@ def _text(value, field):
         raise PurgeInvalid(exc.message, field) from None
 
 
-def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
+def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, on_create=None):
     """Validate, count and freeze a spec into a `previewed` PurgeRequest. `erasure`: the
-    ErasureRequest it carries out (its rules apply, and its approver approves it)."""
+    ErasureRequest it carries out (its rules apply, and its approver approves it). `on_create`:
+    called with the new request inside the transaction that writes it (the API records the token
+    it came from, so both are written or neither). The request's items come back loaded
+    (`request.items.all()` asks nothing more)."""
     reason = _text(reason, "reason")
     ticket = _text(ticket, "ticket")
     if not reason:
@@ -160,7 +163,7 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
             total_messages=preview["messages"],
             erasure=erasure,
         )
-        PurgeItem.objects.bulk_create(
+        items = PurgeItem.objects.bulk_create(
             PurgeItem(
                 request=request,
                 position=position,
@@ -174,7 +177,19 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None):
             if pk is not None
         )
         _audit("purge.preview", request, actor=actor, ip=ip)
+        if on_create is not None:
+            on_create(request)
+    _loaded_items(request, items)
     return request
+
+
+def _loaded_items(request, items):
+    """Leave `request` as prefetch_related("items") would: `request.items.all()` answers with the
+    rows just written (in position order); any other query on request.items still asks the database."""
+    loaded = request.items.get_queryset()
+    loaded._result_cache, loaded._prefetch_done = list(items), True
+    cache_name = PurgeItem._meta.get_field("request").remote_field.cache_name
+    request.__dict__.setdefault("_prefetched_objects_cache", {})[cache_name] = loaded
 
 
 def _lock(request):
@@ -283,14 +298,16 @@ def do_execute_purge(request, *, actor, confirmation=None, ip=None):
     return _run_inline_if_due(request)
 
 
-def do_preview_again(request, *, actor, ip=None):
+def do_preview_again(request, *, actor, ip=None, on_create=None):
     """A new preview of a previewed request's scope, reason and ticket (an expired one's way on);
-    the old preview is discarded, superseded. Returns the new request."""
+    the old preview is discarded, superseded. Returns the new request. `on_create`: as for
+    do_preview_purge."""
     request.refresh_from_db()
     if refusal := preview_again_check(request, actor):
         _refuse(*refusal, actor=actor, request=request, ip=ip)
     new = do_preview_purge(
-        request.purge_spec, actor=actor, reason=request.reason, ticket=request.ticket, ip=ip, erasure=request.erasure
+        request.purge_spec, actor=actor, reason=request.reason, ticket=request.ticket, ip=ip, erasure=request.erasure,
+        on_create=on_create,
     )
     with transaction.atomic():
         old = _lock(request)

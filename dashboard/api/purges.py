@@ -130,11 +130,13 @@ def _name(user):
     return user.get_username() if user is not None else None
 
 
-def purge_out(purge, *, items=True):
-    attempts = []
-    origin = ApiRequestOrigin.objects.filter(purge_request=purge).first()
-    if origin is not None:
-        attempts = list(origin.callback_attempts.all())
+def purge_out(purge, *, items=True, attempts=None):
+    """`attempts`: the callback attempts when known (none, for a request just made); else read."""
+    if attempts is None:
+        attempts = []
+        origin = ApiRequestOrigin.objects.filter(purge_request=purge).first()
+        if origin is not None:
+            attempts = list(origin.callback_attempts.all())
     return {
         "id": purge.pk, "state": purge.state, "expired": purge.is_expired, "expires_at": purge.preview_expires_at,
         "scope_kind": purge.scope_kind, "effect": purge.effect,
@@ -181,12 +183,16 @@ def _spec(body):
     return spec_from_dict(data)
 
 
+def _origin(request):
+    """Records which token made a new request, in the transaction that writes the request."""
+    return lambda purge: ApiRequestOrigin.objects.create(token=request.auth, purge_request=purge)
+
+
 @router.post("", response=responses(PurgeOut, 201), summary="Preview a purge (creates a previewed request)")
 def create(request, body: PurgeIn):
     spec = _spec(body)
-    purge = act(request, do_preview_purge, spec, reason=body.reason, ticket=body.ticket)
-    ApiRequestOrigin.objects.create(token=request.auth, purge_request=purge)
-    return 201, purge_out(purge)
+    purge = act(request, do_preview_purge, spec, reason=body.reason, ticket=body.ticket, on_create=_origin(request))
+    return 201, purge_out(purge, attempts=[])
 
 
 @router.get("", response=responses(PurgePage), summary="List purge requests, newest first")
@@ -265,6 +271,5 @@ def close(request, pk: Id, body: NoteIn):
 )
 def preview_again(request, pk: Id):
     old = _get(request, pk)
-    purge = act(request, do_preview_again, old)
-    ApiRequestOrigin.objects.create(token=request.auth, purge_request=purge)
-    return 201, purge_out(purge)
+    purge = act(request, do_preview_again, old, on_create=_origin(request))
+    return 201, purge_out(purge, attempts=[])
