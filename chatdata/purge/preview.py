@@ -261,11 +261,30 @@ def _sample_row(row):
     }
 
 
+SAMPLE_FIELDS = ("id", "external_id", "conversation__external_id", "sender__external_id", "sent_at", "body")
+
+
 def _samples(qs):
-    fields = ("id", "external_id", "conversation__external_id", "sender__external_id", "sent_at", "body")
-    first = [_sample_row(r) for r in qs.order_by("sent_at", "id").values(*fields)[:SAMPLE_SIZE]]
-    last = [_sample_row(r) for r in qs.order_by("-sent_at", "-id").values(*fields)[:SAMPLE_SIZE]]
-    return first, list(reversed(last))
+    """The first and the last SAMPLE_SIZE messages of `qs`, each in (sent_at, id) order; on
+    PostgreSQL by one statement (UNION ALL of both; its raw rows are what .values() gives there)."""
+    first = qs.order_by("sent_at", "id").values(*SAMPLE_FIELDS)[:SAMPLE_SIZE]
+    last = qs.order_by("-sent_at", "-id").values(*SAMPLE_FIELDS)[:SAMPLE_SIZE]
+    if connection.vendor != "postgresql":
+        return [_sample_row(r) for r in first], [_sample_row(r) for r in reversed(list(last))]
+    try:
+        (first_sql, first_params), (last_sql, last_params) = first.query.sql_with_params(), last.query.sql_with_params()
+    except EmptyResultSet:
+        return [], []
+    rows = {0: [], 1: []}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 0, * FROM ({first_sql}) AS head UNION ALL SELECT 1, * FROM ({last_sql}) AS tail",
+            [*first_params, *last_params],
+        )
+        names = [column[0] for column in cursor.description[1:]]
+        for part, *values in cursor.fetchall():
+            rows[part].append(dict(zip(names, values)))
+    return tuple([_sample_row(r) for r in sorted(rows[part], key=lambda r: (r["sent_at"], r["id"]))] for part in (0, 1))
 
 
 def compute_preview(spec, *, resolved, hwm=None, holds=None):
