@@ -357,7 +357,7 @@ def expect(before, spec, hwm):
 
 def run(spec_dict, staff, approver, between):
     """Preview, call `between()` (a message may arrive; it returns the snapshot "before"),
-    execute, approve if asked. Returns (request, before), or (None, None) if refused."""
+    execute (confirming the recounted scope again if the message changed it), approve if asked. Returns (request, before), or (None, None) if refused."""
     try:
         request = do_preview_purge(spec_from_dict(spec_dict), actor=staff, reason="property")
     except (PurgeInvalid, PurgeRefused) as exc:
@@ -366,7 +366,15 @@ def run(spec_dict, staff, approver, between):
         event(f"refused ({type(exc).__name__})")
         return None, None
     before = between()
-    request = do_execute_purge(request, actor=staff)
+    try:
+        request = do_execute_purge(request, actor=staff)
+    except PurgeRefused as exc:
+        # A late message changed what the preview counted: the recount is shown and asked again
+        # (chatdata.purge.staleness), and confirming the new counts runs them.
+        assert exc.code == PurgeRefused.SCOPE_CHANGED, exc.message
+        event("scope changed: asked again")
+        request.refresh_from_db()
+        request = do_execute_purge(request, actor=staff)
     if request.state == PurgeRequest.State.AWAITING_APPROVAL:
         request = do_approve_purge(request, actor=approver)
     return request, before
