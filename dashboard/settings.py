@@ -244,8 +244,8 @@ PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 6_000, minimum=1, maximum=100_000
 PURGE_BATCH_TARGET_MS = env_int("PURGE_BATCH_TARGET_MS", 300, minimum=0, maximum=60_000)
 # After each batch a purge waits this percentage of the time the batch spent in its writes,
 # leaving the database's CPU and WAL to the chat service meanwhile (100: as long as the writes
-# took). 0: no pauses. 50 since issue 13's measurements (bench/README.md).
-PURGE_BATCH_PAUSE_PERCENT = env_int("PURGE_BATCH_PAUSE_PERCENT", 50, minimum=0, maximum=1_000)
+# took). 0: no pauses. 25 since issue 13's measurements (bench/README.md).
+PURGE_BATCH_PAUSE_PERCENT = env_int("PURGE_BATCH_PAUSE_PERCENT", 25, minimum=0, maximum=1_000)
 # Support staff may delete at most this many selected messages for everyone (larger: a moderator).
 PURGE_SUPPORT_MAX_MESSAGES = env_int("PURGE_SUPPORT_MAX_MESSAGES", 20, minimum=0, maximum=1_000)
 # The API (issue 15): requests per minute per token (0: no limit); beyond it, 429 with Retry-After.
