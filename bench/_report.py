@@ -110,6 +110,11 @@ def render(meta, runs, summary):
                     f"after: {after['keys']:,} keys ({after['journal_rows']} in the journal); "
                     f"journal folded and worker exited {r['fold_and_exit_after_done_s']} s after the request was done"
                 )
+            if "inserts_phases" in r:
+                lines.append("    insert p99 by part of the window: " + ", ".join(
+                    f"{name.replace('_', ' ')} {part['p99_ms'] if part['n'] else '-'} ms ({part['n']} inserts)"
+                    for name, part in r["inserts_phases"].items()
+                ))
         if r["after"]["wrong"]:
             lines.append(f"!! {r['strategy']} left the data wrong: {r['after']['wrong']}")
     lines.append("")

@@ -24,6 +24,7 @@ import re
 import secrets
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -50,11 +51,20 @@ def cpu_pressure():
         return None
 
 
+def fresh_witness():
+    """A witness file of this run's own (unless AUDIT_WITNESS_FILE is set): the default one in var/
+    remembers the audit chain of whatever database the checkout used last, and a bench's database
+    has another chain, so every audited request would log a contradicted witness (and pay for it)."""
+    if "AUDIT_WITNESS_FILE" not in os.environ:
+        os.environ["AUDIT_WITNESS_FILE"] = str(Path(tempfile.mkdtemp(prefix="chatsweep-bench-")) / "audit-witness.jsonl")
+
+
 def setup_django():
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         refuse("needs DATABASE_URL pointing at a PostgreSQL database (SQLite is not what this measures).")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     os.environ.setdefault("MEDIA_ROOT", str(ROOT / "var" / "bench-media"))
+    fresh_witness()
     if "DEBUG" not in os.environ:
         os.environ["DEBUG"] = "0"
         for key in ("SECRET_KEY", "ERASURE_PSEUDONYM_KEY", "ERASURE_CERTIFICATE_KEY"):

@@ -35,6 +35,7 @@ import psutil  # noqa: E402
 from _load import Layout, count_files, load, other_expectations  # noqa: E402
 from _measure import InsertProbe, TransactionWatcher, TreeMemory, latency_summary, reap  # noqa: E402
 from _report import evaluate, render  # noqa: E402
+from browse import fresh_witness  # noqa: E402
 
 WORKER_APP = "chatsweep-bench-worker"
 RAW_APP = "chatsweep-bench-raw"
@@ -52,6 +53,7 @@ def setup_django(media_root):
     if not os.environ.get("REDIS_URL"):
         refuse("set REDIS_URL to a Redis database the worker subprocess can share")
     os.environ["MEDIA_ROOT"] = str(media_root)
+    fresh_witness()
     import django
 
     django.setup()
@@ -203,6 +205,14 @@ def run_chatsweep(dsn, layout, media_root, staff, log):
         "result": request.result,
         "inserts_idle": latency_summary(probe.between(*idle)),
         "inserts_during": latency_summary(probe.between(purge_start, purge_end)),
+        # The same window in its three parts, to see which one makes the tail: the worker starting
+        # (a Python process importing Django), the batches (started_at to finished_at), and the
+        # tombstone fold with the worker's exit.
+        "inserts_phases": {
+            "worker_start": latency_summary(probe.between(purge_start, request.started_at.timestamp())),
+            "batches": latency_summary(probe.between(request.started_at.timestamp(), request.finished_at.timestamp())),
+            "fold_and_exit": latency_summary(probe.between(request.finished_at.timestamp(), purge_end)),
+        },
         "after": sanity(dsn, layout, media_root, files_removed=True),
     }
 
