@@ -22,7 +22,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # Helper modules that check with plain asserts, rewritten by pytest as test modules are so that a
 # failure shows its values. Registered here, before any test module imports them.
-pytest.register_assert_rewrite("tests.audit_coverage")
+pytest.register_assert_rewrite("tests.audit_coverage", "tests.purge_staleness")
 
 PASSWORD = "correct horse battery staple"
 AUDIT_TABLE = "chatdata_auditentry"
