@@ -20,6 +20,10 @@ from tests.builders import ChatWorld
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# Helper modules that check with plain asserts, rewritten by pytest as test modules are so that a
+# failure shows its values. Registered here, before any test module imports them.
+pytest.register_assert_rewrite("tests.audit_coverage", "tests.purge_staleness")
+
 PASSWORD = "correct horse battery staple"
 AUDIT_TABLE = "chatdata_auditentry"
 WITNESS_REDIS_KEY = "chatsweep:audit-witness"  # chatdata.witness.REDIS_KEY
@@ -70,6 +74,13 @@ def admin_user(db):
 def outsider(db):
     """A logged-in account with no chatsweep role."""
     return make_staff("otto")
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """MD5 instead of the slow production hashers, for modules that make many staff accounts: they
+    ask for it with pytest.mark.usefixtures("fast_passwords")."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ kind of object where the rule depends on it), one column per persona:
 
 The personas are conftest's (sam support, mona moderator, cleo compliance, audrey auditor, ada
 admin, otto with no role) plus anonymous. Requests and holds acted on belong to `root`, an admin
-who is none of them, so "nobody approves their own request" is tested apart (test_oversight_views).
+who is none of them, so "nobody approves their own request" is tested apart (test_oversight_approvals).
 A test fails when dashboard/urls.py gains a URL name without a row here. Every POST is also sent
 without its CSRF token by the most privileged persona, and must be refused.
 """

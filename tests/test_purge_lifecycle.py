@@ -124,7 +124,7 @@ def test_it_cancels_a_running_purge_at_the_next_batch_boundary(chat, moderator, 
     assert request.result["messages"] == 3  # the batch in flight finished; no further one started
     assert Message.objects.filter(conversation=chat.group).count() == 7
     assert actions_of(request)[-2:] == ["purge.cancel_requested", "purge.cancel"]
-    # The rest can be resumed or closed (tests/test_purge_staleness.py); once closed, never resumed.
+    # The rest can be resumed or closed (tests/test_purge_staleness_cancel.py); once closed, never resumed.
     do_close_purge(request, actor=moderator)
     with pytest.raises(PurgeRefused) as caught:
         do_resume_purge(request, actor=moderator)

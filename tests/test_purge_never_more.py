@@ -7,7 +7,7 @@ Two ways a run could exceed its preview, each tested for every scope kind:
   out ids in one order, transactions commit in another): the run takes no more messages than the
   preview counted, and records what it left.
 Before the confirmation, such changes make the preview stale: confirming recounts and asks again
-(chatdata.purge.staleness, tests/test_purge_staleness.py). So the cap is tested on what changes
+(chatdata.purge.staleness, tests/test_purge_staleness_previews.py). So the cap is tested on what changes
 between the confirmation and the run: `confirm_then` confirms, lets the change happen, then runs.
 """
 
