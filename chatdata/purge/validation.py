@@ -55,6 +55,8 @@ def _conversations(pks, field_name):
 
 
 def _senders(pks):
+    if not pks:  # most scopes name no senders: no query to build
+        return []
     found = {u.pk: u for u in ChatUser.objects.filter(pk__in=pks).only("id", "external_id", "display_name")}
     missing = [pk for pk in pks if pk not in found]
     if missing:
