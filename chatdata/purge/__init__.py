@@ -9,7 +9,8 @@
 - remainder   what a cancelled request did per conversation and left; resuming (new approval?) or closing it
 - execute     the batch protocol: checkpoints, cancel at batch boundaries, fencing of stale workers
 - units       one step inside a unit: a batch (capped at the preview's count) or the unit's finishing work
-- effects     the SQL of each batch; sync: SyncEvent payloads; outbox: attachment file removal
+- effects     the writes of each batch; statements: their SQL; latest: last_message_at after a batch
+- sync        SyncEvent payloads; outbox: attachment file removal
 - holds       legal holds: do_add_legal_hold, do_release_legal_hold, holds_meeting
 - predicates  scope_messages (what is counted is what is run), holds_for (the holds binding a request)
 - jobs        RQ job functions; serialize: purge_json (the CLI's and the API's JSON)
