@@ -1,6 +1,7 @@
 """The deletion engine (DESIGN.md §2-§5). Where to look:
 
-- scopes      PurgeSpec and the scope/effect value objects, their canonical JSON, PurgeInvalid
+- scopes      PurgeSpec and the scope/effect value objects, their canonical JSON
+- inputs      PurgeInvalid and the readers of a scope's fields (parse_pk, parse_moment, check_bounds...)
 - validation  check_spec (against the database), spec_from_external (external ids -> PurgeSpec)
 - preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS
 - actions     do_preview/execute/approve/reject/cancel/resume/close_purge, do_preview_again: the only writers
