@@ -293,9 +293,9 @@ def fk_triggers_skipped():
     """Whether (a)'s batches will skip the per-row foreign-key triggers with this role and schema."""
     from django.db import transaction
 
-    from chatdata.purge import effects
+    from chatdata.purge import effects, statements
 
-    with transaction.atomic(), effects.batch_cursor() as cursor:
+    with transaction.atomic(), statements.batch_cursor() as cursor:
         skipped = effects._without_fk_triggers(cursor)
         transaction.set_rollback(True)
     return skipped

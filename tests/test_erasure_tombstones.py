@@ -177,7 +177,7 @@ def test_a_batchs_keys_wait_in_the_journal_are_found_there_and_the_fold_indexes_
     from django.db import connection
     from django.utils import timezone
 
-    from chatdata.purge.effects import batch_cursor
+    from chatdata.purge.statements import batch_cursor
 
     gone = [f"gone-{n}" for n in range(tombstones.JOURNAL_ROW_KEYS + 700)]  # two journal rows
     kept = [f"kept-{n}" for n in range(50)]
@@ -199,7 +199,7 @@ def test_a_batchs_keys_wait_in_the_journal_are_found_there_and_the_fold_indexes_
 def test_a_purge_run_folds_its_journal_and_any_left_by_a_run_that_died(moderator, django_capture_on_commit_callbacks):
     from django.utils import timezone
 
-    from chatdata.purge.effects import batch_cursor
+    from chatdata.purge.statements import batch_cursor
 
     with batch_cursor() as cursor:  # what a run killed before its fold leaves behind
         tombstones.bury_keys(cursor, tombstones.MESSAGE, tombstones.hash_later(tombstones.MESSAGE, ["old-1"])(), now=timezone.now())

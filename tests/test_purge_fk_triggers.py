@@ -15,12 +15,13 @@ from chatdata.models import Attachment, FileOutbox, Message, Reaction
 from chatdata.purge import effects
 from chatdata.purge.actions import do_execute_purge, do_preview_purge
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
+from chatdata.purge.statements import batch_cursor
 from tests.builders import ChatWorld, add_attachment, add_reaction
 
 
 def switches_off_triggers():
     """Whether a batch transaction started now would skip the triggers (and is then in replica mode)."""
-    with effects.batch_cursor() as cursor:
+    with batch_cursor() as cursor:
         skipped = effects._without_fk_triggers(cursor)
         cursor.execute("SELECT current_setting('session_replication_role')")
         assert cursor.fetchone()[0] == ("replica" if skipped else "origin")

@@ -40,7 +40,7 @@ from chatdata.purge.actions import cancel_refusal as purge_cancel_refusal
 from chatdata.purge.actions import resume_refusal as purge_resume_refusal
 from chatdata.purge.confirmation import check_confirmation
 from chatdata.purge.holds import held_text
-from chatdata.purge.scopes import PurgeInvalid, parse_moment
+from chatdata.purge.inputs import PurgeInvalid, parse_moment
 
 State = ErasureRequest.State
 TICKET_MAX = 100

@@ -11,8 +11,9 @@ from django.utils import timezone
 from chatdata.erasure import elsewhere, residue, run, tombstones
 from chatdata.models import ChatUser, Conversation, ErasureRequest, Membership, Message, PurgeRequest
 from chatdata.purge.actions import PurgeRefused, do_approve_purge, do_cancel_purge, do_execute_purge, do_preview_purge
+from chatdata.purge.inputs import PurgeInvalid
 from chatdata.purge.predicates import active_holds, scope_messages
-from chatdata.purge.scopes import ConversationsScope, PurgeInvalid, PurgeSpec, UserScope
+from chatdata.purge.scopes import ConversationsScope, PurgeSpec, UserScope
 
 State = ErasureRequest.State
 PurgeState = PurgeRequest.State

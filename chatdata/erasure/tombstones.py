@@ -158,7 +158,7 @@ def bury_keys(cursor, kind, rows, *, now):
 def bury_messages(cursor, ids, *, now):
     """Write the tombstones of the messages `ids` (about to be deleted for everyone, in the
     caller's transaction, on the caller's cursor) by reading their external ids first."""
-    from chatdata.purge.effects import in_ids  # the engine's id match: a range scan for dense batches
+    from chatdata.purge.statements import in_ids  # the engine's id match: a range scan for dense batches
 
     match, params = in_ids("id", ids)
     cursor.execute("SELECT external_id FROM chatdata_message WHERE " + match, params)

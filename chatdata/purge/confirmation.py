@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from chatdata.models import ChatUser, Conversation, ErasureRequest
 from chatdata.parsing import InvalidNumber, parse_count
-from chatdata.purge.scopes import CONVERSATION, MESSAGES, RANGE, USER, PurgeInvalid
+from chatdata.purge.inputs import PurgeInvalid
+from chatdata.purge.scopes import CONVERSATION, MESSAGES, RANGE, USER
 
 # Above this many messages a confirmation must be typed, whatever the effect (issue 4's "large").
 CONFIRM_TYPED_ABOVE = 100

@@ -18,8 +18,9 @@ from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import ChatUser, Conversation, LegalHold, Message
 from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import holds_refusal
+from chatdata.purge.inputs import PurgeInvalid, check_bounds, parse_moment
 from chatdata.purge.predicates import active_holds, hold_q
-from chatdata.purge.scopes import USER, PurgeInvalid, check_bounds, parse_moment
+from chatdata.purge.scopes import USER
 
 
 REASON_REQUIRED = "A legal hold needs a reason (the matter or case it serves)."

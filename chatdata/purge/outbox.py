@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from chatdata.models import Attachment, FileOutbox
-from chatdata.purge.effects import batch_cursor, in_ids
+from chatdata.purge.statements import batch_cursor, in_ids
 
 log = logging.getLogger(__name__)
 CHUNK = 500

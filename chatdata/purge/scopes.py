@@ -42,18 +42,27 @@ Effects, and which scopes take them:
 With senders, hide_for_user (on a range only) writes MessageHide rows: a member's cleared_before
 would hide everyone's messages.
 
-Structural problems raise `PurgeInvalid` here, with no database access; problems that need the
-database (unknown ids, rooms, membership) are checked by `chatdata.purge.validation`.
+Structural problems raise `PurgeInvalid` here, with no database access (each field is read by
+`chatdata.purge.inputs`); problems that need the database (unknown ids, rooms, membership) are
+checked by `chatdata.purge.validation`.
 """
 
 from dataclasses import MISSING, dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
-from django.conf import settings
-
-from chatdata.parsing import InvalidNumber, InvalidText, check_text, parse_id
+# PurgeInvalid lived here and is still imported from here (the API, the pages, the commands).
+from chatdata.purge.inputs import (
+    PurgeInvalid,
+    check_bounds,
+    finds_a_word,
+    parse_match_text,
+    parse_moment,
+    parse_pk,
+    parse_pks,
+    parse_senders,
+)
 
 MESSAGES = "messages"
 RANGE = "range"
@@ -77,80 +86,12 @@ EFFECTS_BY_SCOPE = {
     USER: (DELETE_FOR_EVERYONE,),
     MATCHING: (DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS),
 }
-# The most characters of words a matching scope takes (the search form's limit).
-MATCHING_TEXT_LIMIT = 200
-
-
-class PurgeInvalid(Exception):
-    """A scope or effect that cannot be run; `message` says why, `field` names the culprit."""
-
-    def __init__(self, message, field=None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-def _pk(value, field):
-    try:
-        return parse_id(value, field)
-    except InvalidNumber as exc:
-        raise PurgeInvalid(exc.message, field) from None
-
-
-def _pks(values, field):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise PurgeInvalid(f"{field} must be a list of ids.", field)
-    unique = []
-    seen = set()
-    for value in values:
-        pk = _pk(value, field)
-        if pk not in seen:
-            seen.add(pk)
-            unique.append(pk)
-    check_id_count(len(unique), field)
-    return tuple(unique)
-
-
-def _senders(values):
-    """Chat user pks narrowing a scope to what they sent; () for everyone."""
-    return _pks(values or (), "senders")
 
 
 def _with_senders(data, senders):
     if senders:
         data["senders"] = list(senders)
     return data
-
-
-def check_id_count(count, field):
-    """settings.PURGE_MAX_IDS: how many ids one scope (or one request's list of external ids) takes."""
-    limit = settings.PURGE_MAX_IDS
-    if count > limit:
-        raise PurgeInvalid(f"At most {limit} {field} can be given in one request; got {count}.", field)
-
-
-def parse_moment(value, field):
-    """An aware datetime in UTC from a datetime or an ISO 8601 string; naive ones are refused."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise PurgeInvalid(f"{field} {value!r} is not an ISO 8601 date and time.", field) from None
-    if not isinstance(value, datetime):
-        raise PurgeInvalid(f"{field} must be a date and time, not {value!r}.", field)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise PurgeInvalid(
-            f"{field} {value.isoformat()} has no timezone; give one, e.g. {value.isoformat()}Z or +02:00.", field
-        )
-    return value.astimezone(UTC)
-
-
-def check_bounds(start, end):
-    """A time window's one rule, for scopes and legal holds alike: the end comes after the start."""
-    if start is not None and end is not None and end <= start:
-        raise PurgeInvalid("The end must be after the start.", "end")
 
 
 def _iso(moment):
@@ -164,11 +105,11 @@ class MessagesScope:
     kind: ClassVar[str] = MESSAGES
 
     def __post_init__(self):
-        object.__setattr__(self, "ids", _pks(self.ids, "ids"))
+        object.__setattr__(self, "ids", parse_pks(self.ids, "ids"))
         if not self.ids:
             raise PurgeInvalid("The scope is empty: choose at least one message.", "ids")
         if self.conversation is not None:
-            object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
+            object.__setattr__(self, "conversation", parse_pk(self.conversation, "conversation"))
 
     def to_dict(self):
         return {"kind": self.kind, "ids": list(self.ids), "conversation": self.conversation}
@@ -183,10 +124,10 @@ class RangeScope:
     kind: ClassVar[str] = RANGE
 
     def __post_init__(self):
-        object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
+        object.__setattr__(self, "conversation", parse_pk(self.conversation, "conversation"))
         object.__setattr__(self, "start", parse_moment(self.start, "start"))
         object.__setattr__(self, "end", parse_moment(self.end, "end"))
-        object.__setattr__(self, "senders", _senders(self.senders))
+        object.__setattr__(self, "senders", parse_senders(self.senders))
         if self.start is None and self.end is None:
             raise PurgeInvalid(
                 "The range is empty: give a start, an end or both (for the whole history use the conversation scope).",
@@ -205,7 +146,7 @@ class ConversationScope:
     kind: ClassVar[str] = CONVERSATION
 
     def __post_init__(self):
-        object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
+        object.__setattr__(self, "conversation", parse_pk(self.conversation, "conversation"))
 
     def to_dict(self):
         return {"kind": self.kind, "conversation": self.conversation}
@@ -218,10 +159,10 @@ class ConversationsScope:
     kind: ClassVar[str] = CONVERSATIONS
 
     def __post_init__(self):
-        object.__setattr__(self, "conversations", _pks(self.conversations, "conversations"))
+        object.__setattr__(self, "conversations", parse_pks(self.conversations, "conversations"))
         if not self.conversations:
             raise PurgeInvalid("The scope is empty: choose at least one conversation.", "conversations")
-        object.__setattr__(self, "senders", _senders(self.senders))
+        object.__setattr__(self, "senders", parse_senders(self.senders))
 
     def to_dict(self):
         return _with_senders({"kind": self.kind, "conversations": list(self.conversations)}, self.senders)
@@ -236,10 +177,10 @@ class UserScope:
     kind: ClassVar[str] = USER
 
     def __post_init__(self):
-        object.__setattr__(self, "user", _pk(self.user, "user"))
+        object.__setattr__(self, "user", parse_pk(self.user, "user"))
         object.__setattr__(self, "start", parse_moment(self.start, "start"))
         object.__setattr__(self, "end", parse_moment(self.end, "end"))
-        object.__setattr__(self, "conversations", _pks(self.conversations or (), "conversations"))
+        object.__setattr__(self, "conversations", parse_pks(self.conversations or (), "conversations"))
         check_bounds(self.start, self.end)
 
     def to_dict(self):
@@ -250,11 +191,6 @@ class UserScope:
             "end": _iso(self.end),
             "conversations": list(self.conversations),
         }
-
-
-def _finds_a_word(text):
-    """Whether the words ask for something (a word not excluded by a leading minus, nor `or`)."""
-    return any(word.strip('"').lstrip("-") and not word.startswith("-") and word.lower() != "or" for word in text.split())
 
 
 @dataclass(frozen=True)
@@ -269,19 +205,10 @@ class MatchingScope:
     kind: ClassVar[str] = MATCHING
 
     def __post_init__(self):
-        text = "" if self.text is None else self.text
-        if not isinstance(text, str):
-            raise PurgeInvalid("text must be the words to match, as a string.", "text")
-        try:
-            text = check_text(text.strip(), "text")
-        except InvalidText as exc:
-            raise PurgeInvalid(exc.message, "text") from None
-        if len(text) > MATCHING_TEXT_LIMIT:
-            raise PurgeInvalid(f"The words to match are longer than {MATCHING_TEXT_LIMIT} characters.", "text")
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "senders", _senders(self.senders))
+        object.__setattr__(self, "text", parse_match_text(self.text))
+        object.__setattr__(self, "senders", parse_senders(self.senders))
         if self.conversation is not None:
-            object.__setattr__(self, "conversation", _pk(self.conversation, "conversation"))
+            object.__setattr__(self, "conversation", parse_pk(self.conversation, "conversation"))
         object.__setattr__(self, "start", parse_moment(self.start, "start"))
         object.__setattr__(self, "end", parse_moment(self.end, "end"))
         check_bounds(self.start, self.end)
@@ -290,7 +217,7 @@ class MatchingScope:
                 "A matching scope needs words, a sender or a conversation, as a search does: it never means every message.",
                 "text",
             )
-        if self.text and not self.narrowed and not _finds_a_word(self.text):
+        if self.text and not self.narrowed and not finds_a_word(self.text):
             raise PurgeInvalid(
                 "Words that only exclude (-word) match nearly every message: add a word to find, a sender or a conversation.",
                 "text",
@@ -340,7 +267,7 @@ class PurgeSpec:
             allowed = " or ".join(EFFECTS_BY_SCOPE[kind])
             raise PurgeInvalid(f"A {kind} scope cannot take the effect {self.effect}; it takes {allowed}.", "effect")
         if self.member is not None:
-            object.__setattr__(self, "member", _pk(self.member, "member"))
+            object.__setattr__(self, "member", parse_pk(self.member, "member"))
         if self.effect == HIDE_FOR_USER and self.member is None:
             raise PurgeInvalid("hide_for_user needs a member: the one who will no longer see the messages.", "member")
         if self.effect in (DELETE_FOR_EVERYONE, DELETE_ATTACHMENTS) and self.member is not None:

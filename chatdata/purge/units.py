@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from chatdata.models import Conversation, Message, PurgeItem, SyncEvent
 from chatdata.purge import effects
+from chatdata.purge.latest import refresh_last_message_at, refresh_latest_in_unit
 from chatdata.purge.predicates import holds_for, scope_messages
 from chatdata.purge.preview import COUNT_KEYS, frozen_bound, unit_conversation, zero_counts
 from chatdata.purge.scopes import DELETE_CONVERSATION, MESSAGES, MODE_ATTACHMENTS, MODE_CLEAR, MODE_DELETE, MODE_HIDE_ROWS
@@ -162,13 +163,13 @@ class UnitRun:
     def _refresh_latest(self, deleted, cursor):
         """Keep last_message_at right. Deleting older messages leaves it as it is; a batch that
         took a conversation's latest message needs the new latest, found in a single-conversation
-        unit without walking the run's dead index entries (effects.refresh_latest_in_unit)."""
+        unit without walking the run's dead index entries (chatdata.purge.latest)."""
         stale = [pk for pk, (_, latest, last) in deleted.items() if last is None or latest >= last]
         if self.conversation is not None:
             for pk in stale:
-                effects.refresh_latest_in_unit(self.spec, pk, cursor)
+                refresh_latest_in_unit(self.spec, pk, cursor)
         elif stale:
-            effects.refresh_last_message_at(stale)
+            refresh_last_message_at(stale)
 
     def _count(self, counts):
         _add(self.state["counts"], counts)

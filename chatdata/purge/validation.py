@@ -12,17 +12,8 @@ from dataclasses import dataclass, field
 
 from chatdata.browse.naming import UnknownName, find_user
 from chatdata.models import ChatUser, Conversation, Membership, Message
-from chatdata.purge.scopes import (
-    CONVERSATION,
-    CONVERSATIONS,
-    MATCHING,
-    MESSAGES,
-    RANGE,
-    USER,
-    PurgeInvalid,
-    check_id_count,
-    spec_from_dict,
-)
+from chatdata.purge.inputs import PurgeInvalid, check_id_count
+from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, spec_from_dict
 
 FEW = 5
 

@@ -24,7 +24,7 @@ from chatdata.management.commands.purge import FAILURE, INVALID, REFUSED, WAIT_P
 from chatdata.models import ErasureRequest
 from chatdata.parsing import InvalidText, check_options
 from chatdata.purge.actions import PurgeRefused
-from chatdata.purge.scopes import PurgeInvalid
+from chatdata.purge.inputs import PurgeInvalid
 
 HELP = """\
 Data-erasure requests (GDPR Art. 15/17 and the like), from intake to a signed certificate; the

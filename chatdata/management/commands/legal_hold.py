@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from chatdata.models import ChatUser, Conversation, LegalHold
 from chatdata.parsing import InvalidText, argparse_type, check_options, parse_id
 from chatdata.purge.holds import HoldRefused, do_add_legal_hold, do_release_legal_hold, hold_scope
-from chatdata.purge.scopes import PurgeInvalid
+from chatdata.purge.inputs import PurgeInvalid
 
 HELP = """\
 Place, release and list legal holds. A user hold keeps every message that user sent (in the

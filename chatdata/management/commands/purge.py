@@ -19,9 +19,9 @@ from chatdata.purge.actions import (
     do_resume_purge,
 )
 from chatdata.purge import remainder
+from chatdata.purge.inputs import PurgeInvalid
 from chatdata.purge.outbox import process_file_outbox
 from chatdata.purge.preview import COUNT_KEYS
-from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.serialize import purge_json
 from chatdata.purge.validation import spec_from_external
 

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from chatdata.audit import ACTIONS
 from chatdata.models import ChatUser, Conversation, LegalHold
 from chatdata.purge.holds import REASON_REQUIRED
-from chatdata.purge.scopes import PurgeInvalid, check_bounds
+from chatdata.purge.inputs import PurgeInvalid, check_bounds
 from dashboard.web.browse.forms import DayField, IdField, end_of_day, start_of_day
 
 ACTION_GROUPS = {
