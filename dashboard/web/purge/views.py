@@ -39,13 +39,8 @@ from chatdata.purge.validation import check_spec
 from dashboard.web.browse.views import saved_selection, search_url_for
 from dashboard.web.guards import client_ip
 from dashboard.web.purge.confirm import ConfirmForm
-from dashboard.web.purge.forms import (
-    BatchForm,
-    ConversationForm,
-    RangeForm,
-    SelectionForm,
-    UserForm,
-)
+from dashboard.web.purge.conversation_forms import ConversationForm, RangeForm, SelectionForm
+from dashboard.web.purge.forms import BatchForm, UserForm
 from dashboard.web.purge.offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.web.purge.panel import approval_note, count_rows, histogram
 
