@@ -21,7 +21,7 @@ from tests.builders import ChatWorld
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Helper modules shared by several test modules: their plain asserts report what differed, as a
 # test module's do (pytest rewrites only test modules and conftest unless told).
-pytest.register_assert_rewrite("tests.purge_views_chat")
+pytest.register_assert_rewrite("tests.purge_views_chat", "tests.browser_purge_story")
 
 PASSWORD = "correct horse battery staple"
 AUDIT_TABLE = "chatdata_auditentry"
