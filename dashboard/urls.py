@@ -7,7 +7,7 @@ from dashboard.web.accounts import login as auth, tokens
 from dashboard.web.browse import views as browse
 from dashboard.web.erasure import views as erasure
 from dashboard.web.oversight import approvals, audit, holds, notices
-from dashboard.web.purge import jobs, matching, views as purge
+from dashboard.web.purge import jobs, matching, request_page, views as purge
 
 browse_patterns = (
     [
@@ -64,9 +64,9 @@ purge_patterns = (
         path("conversations/purge/selection/", purge.batch_selection, name="batch_selection"),
         path("users/<int:pk>/purge/", purge.user, name="user"),
         path("search/purge/", matching.matching, name="matching"),
-        path("purge/<int:pk>/", purge.purge_request, name="request"),
-        path("purge/<int:pk>/execute/", purge.execute, name="execute"),
-        path("purge/<int:pk>/preview-again/", purge.preview_again, name="preview_again"),
+        path("purge/<int:pk>/", request_page.purge_request, name="request"),
+        path("purge/<int:pk>/execute/", request_page.execute, name="execute"),
+        path("purge/<int:pk>/preview-again/", request_page.preview_again, name="preview_again"),
     ],
     "purge",
 )

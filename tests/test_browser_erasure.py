@@ -22,7 +22,7 @@ from chatdata.purge.holds import do_add_legal_hold
 from tests.builders import make_conversation, make_user
 from tests.screenshots import shot
 from tests.test_browser_oversight import nav, open_as, staff
-from tests.test_browser_purge import INLINE_LIMIT, bulk_history, worker  # noqa: F401 (fixture)
+from tests.browser_purge_story import INLINE_LIMIT, bulk_history, worker  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True, reset_sequences=True)]
 

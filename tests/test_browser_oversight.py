@@ -3,7 +3,7 @@ that a later preview leaves out, the audit log filtered and exported. Each flow 
 the database, not only the page. The screenshots 2x-*.png are taken here (tests/screenshots.py).
 
 Every purge here stays under PURGE_INLINE_LIMIT, so approving runs it inside the request and no
-RQ worker is needed (tests/test_browser_purge.py drives the background runs with a real one).
+RQ worker is needed (tests/test_browser_purge_*.py drive the background runs with a real one).
 """
 
 import csv

@@ -17,7 +17,7 @@ from chatdata.purge.execute import run_purge
 from chatdata.purge.scopes import ConversationsScope, PurgeSpec, RangeScope
 from tests.builders import make_conversation, make_user
 from tests.screenshots import shot
-from tests.test_browser_purge import bulk_history, log_in, mona, story  # noqa: F401 (story is a fixture)
+from tests.browser_purge_story import bulk_history, log_in, mona, story  # noqa: F401 (story is a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True, reset_sequences=True)]
 

@@ -1,6 +1,6 @@
 """Confirming a previewed request and following it as a job: who may confirm, the background
 hand-off, the job list and page (live progress that stops polling), cancel and resume, and
-previewed vs executed counts. Fixtures and helpers come from test_purge_views."""
+previewed vs executed counts. Fixtures and helpers come from tests/purge_views_chat.py."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,7 +13,7 @@ from chatdata.purge.actions import do_execute_purge
 from chatdata.purge.execute import run_purge
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
 from tests.builders import T0, make_history, snapshot_chat
-from tests.test_purge_views import a_preview, chat, logged_in, nothing_changed  # noqa: F401 (chat is a fixture)
+from tests.purge_views_chat import a_preview, chat, logged_in, nothing_changed  # noqa: F401 (chat is a fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,8 @@ from datetime import datetime
 
 from django import template
 
-from dashboard.web.purge.forms import (
-    BatchForm,
-    ConversationForm,
-    RangeForm,
-    SelectionForm,
-    UserForm,
-)
+from dashboard.web.purge.conversation_forms import ConversationForm, RangeForm, SelectionForm
+from dashboard.web.purge.forms import BatchForm, UserForm
 from dashboard.web.purge.offers import ConversationOffer, may_batch_delete, may_erase
 
 register = template.Library()

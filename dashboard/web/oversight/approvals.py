@@ -9,8 +9,8 @@ scopes, on the RQ queue otherwise (the engine decides).
 
 Approving is never one click (issue 14, item 6): each request opens on its review page
 (`approvals:review`), which shows the preview its requester saw, with the same templates and the
-same frozen counts, samples, histogram and holds (dashboard.web.purge.views.preview_context), and asks
-for the same typed confirmation (chatdata.purge.confirmation) when the request asks for one.
+same frozen counts, samples, histogram and holds (dashboard.web.purge.request_page.preview_context),
+and asks for the same typed confirmation (chatdata.purge.confirmation) when the request asks for one.
 """
 
 from django.contrib import messages
@@ -27,7 +27,7 @@ from chatdata.purge.scopes import PurgeInvalid
 from dashboard.web.guards import client_ip, guarded, job_url
 from dashboard.web.oversight.forms import RejectForm
 from dashboard.web.purge.confirm import ConfirmForm
-from dashboard.web.purge.views import preview_context
+from dashboard.web.purge.request_page import preview_context
 
 State = PurgeRequest.State
 RECENT = 10

@@ -34,7 +34,8 @@ from chatdata.purge.actions import (
 from chatdata.purge.scopes import CONVERSATIONS, PurgeInvalid
 from dashboard.web.browse.forms import IdField
 from dashboard.web.purge.panel import cancellable, count_rows, progress_figures, resumable
-from dashboard.web.purge.views import back_link, bad_request, client_ip, staff_only
+from dashboard.web.purge.request_page import back_link
+from dashboard.web.purge.views import bad_request, client_ip, staff_only
 
 State = PurgeRequest.State
 PAGE = 50

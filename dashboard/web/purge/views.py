@@ -1,55 +1,38 @@
-"""The deletion workflow's pages: choose a scope, preview it, confirm it.
+"""The deletion workflow's pages where a scope is chosen, and the selections kept while it is.
 
 A form on a browse page (or on its own page here, where errors are shown next to their fields)
 posts a scope; a valid one becomes a `previewed` PurgeRequest through do_preview_purge, and the
-browser goes to that request's preview page. The page shows what exactly this request will do
-(counts frozen with its high-water mark) and asks for confirmation; confirming executes the same
-request (do_execute_purge), so nothing can be run that was not previewed. The time-range form also
-previews live as its bounds change (htmx); those previews are read-only (compute_preview) and
-leave nothing behind until the moderator submits.
+browser goes to that request's page (dashboard.web.purge.request_page), which shows what exactly
+this request will do and asks for confirmation. The time-range form also previews live as its
+bounds change (htmx); those previews are read-only (compute_preview) and leave nothing behind until
+the moderator submits.
 
 Permissions: a view answers 403 when the person's role can request nothing of its kind, or when
 they ask for an action their role never has (chatdata.permissions); refusals that depend on the
 particular scope (support's cap on selected messages, a legal hold) come back next to the form.
 """
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatdata.browse.bodies import shorten, with_short_bodies
-from chatdata.models import ChatUser, Conversation, Message, PurgeRequest
+from chatdata.models import ChatUser, Conversation, Message
 from chatdata.parsing import InvalidNumber, is_id, parse_id
 from chatdata.permissions import can_view_purges, request_refusal
 from chatdata.purge import selection as selections
-from chatdata.purge.actions import (
-    PurgeRefused,
-    do_execute_purge,
-    do_preview_again,
-    do_preview_purge,
-    execute_refusal,
-    preview_again_refusal,
-)
+from chatdata.purge.actions import PurgeRefused, do_preview_purge
 from chatdata.purge.preview import affected_per_day, changes_nothing, compute_preview
-from chatdata.purge.scopes import CONVERSATION, CONVERSATIONS, MATCHING, MESSAGES, RANGE, USER, PurgeInvalid
+from chatdata.purge.scopes import PurgeInvalid
 from chatdata.purge.validation import check_spec
-from dashboard.web.browse.views import saved_selection, search_url_for
+from dashboard.web.browse.views import saved_selection
 from dashboard.web.guards import client_ip
-from dashboard.web.purge.confirm import ConfirmForm
-from dashboard.web.purge.forms import (
-    BatchForm,
-    ConversationForm,
-    RangeForm,
-    SelectionForm,
-    UserForm,
-)
+from dashboard.web.purge.conversation_forms import ConversationForm, RangeForm, SelectionForm
+from dashboard.web.purge.forms import BatchForm, UserForm
 from dashboard.web.purge.offers import ConversationOffer, may_batch_delete, may_erase
 from dashboard.web.purge.panel import approval_note, count_rows, histogram
 
-State = PurgeRequest.State
 CONVERSATION_FORMS = {form.action: form for form in (SelectionForm, RangeForm, ConversationForm)}
 SHOWN_SELECTION = 200  # selected messages listed again on the form page after an error
 
@@ -274,144 +257,3 @@ def batch_selection(request):
     if not may_batch_delete(request.user):
         raise PermissionDenied("Only moderators and admins delete conversations in batches.")
     return _change_selection(request, selections.CONVERSATIONS)
-
-
-# --- the preview page and confirmation -------------------------------------------------------------
-
-
-def back_link(purge):
-    """Where the request came from: (url, label), or None when that is gone."""
-    scope = purge.spec.get("scope", {})
-    kind = scope.get("kind")
-    if kind in (MESSAGES, RANGE, CONVERSATION) and scope.get("conversation"):
-        chat = Conversation.objects.filter(pk=scope["conversation"]).first()
-        if chat is not None:
-            return reverse("browse:conversation", args=[chat.pk]), str(chat)
-    if kind == USER:
-        chat_user = ChatUser.objects.filter(pk=scope.get("user")).first()
-        if chat_user is not None:
-            return reverse("browse:user", args=[chat_user.pk]), chat_user.display_name or chat_user.external_id
-    if kind == CONVERSATIONS:
-        return reverse("browse:conversations"), "Conversations"
-    if kind == MATCHING and (url := search_url_for(scope)):
-        return url, "Search"
-    return None
-
-
-def preview_context(purge):
-    """What a request's preview shows (counts, samples, histogram, holds, items), from its frozen
-    preview: the requester's preview page and the approver's review page show the same."""
-    spec = purge.purge_spec
-    preview = purge.preview or {}
-    # The picture is of rows still in the store: once a run has started, they are going or gone.
-    days = affected_per_day(purge) if purge.result is None else None
-    return {
-        "purge": purge,
-        "spec": spec,
-        "preview": preview,
-        "rows": count_rows(spec, preview),
-        "histogram": histogram(days) if days else None,
-        "approval": approval_note(spec, preview),
-        "items": list(purge.items.all()[:SHOWN_SELECTION]) if spec.kind == CONVERSATIONS else [],
-        "senders": list(ChatUser.objects.filter(pk__in=spec.senders).values_list("external_id", flat=True)),
-    }
-
-
-def request_context(request, purge, form):
-    return {
-        **preview_context(purge),
-        "section": "jobs",
-        "form": form,
-        "may_execute": execute_refusal(purge, request.user) is None,
-        "expired": purge.is_expired,
-        "may_preview_again": purge.is_expired and preview_again_refusal(purge, request.user) is None,
-        "recount": (purge.preview or {}).get("recount"),
-        "back": back_link(purge),
-        "change_selection": change_selection_link(request, purge),
-    }
-
-
-def change_selection_link(request, purge):
-    """Back to the selection this preview was made from (kept by chatdata.purge.selection), while
-    the request has not run: for the person who made it, from a messages or conversations scope."""
-    if purge.state != State.PREVIEWED or purge.requested_by_id != request.user.pk:
-        return None
-    scope = purge.spec.get("scope", {})
-    if scope.get("kind") == MESSAGES and scope.get("conversation"):
-        if Conversation.objects.filter(pk=scope["conversation"]).exists():
-            return reverse("browse:conversation", args=[scope["conversation"]]) + "#selection-heading"
-    if scope.get("kind") == CONVERSATIONS:
-        return reverse("browse:conversations")
-    if scope.get("kind") == MATCHING:
-        return search_url_for(scope)
-    return None
-
-
-@require_GET
-def purge_request(request, pk):
-    staff_only(request)
-    purge = get_object_or_404(PurgeRequest.objects.select_related("requested_by"), pk=pk)
-    return render(request, "purge/request.html", request_context(request, purge, ConfirmForm(purge=purge)))
-
-
-OUTCOMES = {
-    State.DONE: (messages.SUCCESS, "Done: {n} of {total} messages handled."),
-    State.QUEUED: (messages.INFO, "Running in the background: follow its progress here."),
-    State.RUNNING: (messages.INFO, "Running: follow its progress here."),
-    State.AWAITING_APPROVAL: (messages.WARNING, "Submitted for approval: it runs once another staff member with the right role approves it."),
-    State.FAILED: (messages.ERROR, "The run failed: {error}"),
-}
-
-
-@require_POST
-def execute(request, pk):
-    staff_only(request)
-    purge = get_object_or_404(PurgeRequest, pk=pk)
-    form = ConfirmForm(request.POST, purge=purge)
-    # The typed confirmation is asked only of someone the engine would let run it; anyone else
-    # gets the engine's refusal (audited there).
-    if execute_refusal(purge, request.user) is None and not form.is_valid():
-        return render(request, "purge/request.html", request_context(request, purge, form))
-    try:
-        purge = do_execute_purge(
-            purge, actor=request.user, confirmation=request.POST.get("confirmation", ""), ip=client_ip(request)
-        )
-        selections.forget_used(request.user, purge.purge_spec)
-    except PurgeInvalid as exc:  # the preview changed under the form (the engine checks again)
-        form.add_error("confirmation", exc.message)
-        return render(request, "purge/request.html", request_context(request, purge, form))
-    except PurgeRefused as exc:
-        if exc.code == PurgeRefused.NOT_PERMITTED:
-            raise PermissionDenied(exc.message) from None
-        if exc.code == PurgeRefused.SCOPE_CHANGED:
-            messages.warning(request, exc.message)
-        else:
-            messages.error(request, exc.message)
-        if exc.code in (PurgeRefused.EXPIRED, PurgeRefused.SCOPE_CHANGED):
-            # Back to the preview: "Preview again", or the new counts with a new confirmation.
-            return redirect("purge:request", purge.pk)
-        return redirect("jobs:detail", purge.pk)
-    level, text = OUTCOMES.get(purge.state, (messages.INFO, "The request is {state}."))
-    messages.add_message(request, level, text.format(
-        n=f"{purge.processed_messages:,}", total=f"{purge.total_messages:,}", error=purge.error, state=purge.state,
-    ))
-    return redirect("jobs:detail", purge.pk)
-
-
-@require_POST
-def preview_again(request, pk):
-    """A new preview of the same scope, reason and ticket (an expired preview's way on)."""
-    staff_only(request)
-    purge = get_object_or_404(PurgeRequest, pk=pk)
-    try:
-        new = do_preview_again(purge, actor=request.user, ip=client_ip(request))
-    except PurgeRefused as exc:
-        if exc.code == PurgeRefused.NOT_PERMITTED:
-            raise PermissionDenied(exc.message) from None
-        messages.error(request, f"Could not preview #{purge.pk} again: {exc.message}")
-        return redirect("purge:request", purge.pk)
-    except PurgeInvalid as exc:
-        messages.error(request, f"Could not preview #{purge.pk} again: {exc.message}")
-        return redirect("purge:request", purge.pk)
-    messages.success(request, f"Previewed again as #{new.pk}, counted now; #{purge.pk} is discarded.")
-    return _to_preview(request, new)
