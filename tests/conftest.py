@@ -20,12 +20,11 @@ from tests.builders import ChatWorld
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Helper modules shared by several test modules: their plain asserts report what differed, as a
-# test module's do (pytest rewrites only test modules and conftest unless told).
-pytest.register_assert_rewrite("tests.purge_views_chat", "tests.browser_purge_story")
-
-# Helper modules that check with plain asserts, rewritten by pytest as test modules are so that a
-# failure shows its values. Registered here, before any test module imports them.
-pytest.register_assert_rewrite("tests.audit_coverage", "tests.purge_staleness")
+# test module's do (pytest rewrites only test modules and conftest unless told). Registered here,
+# before any test module imports them.
+pytest.register_assert_rewrite(
+    "tests.audit_coverage", "tests.browser_purge_story", "tests.purge_staleness", "tests.purge_views_chat"
+)
 
 PASSWORD = "correct horse battery staple"
 AUDIT_TABLE = "chatdata_auditentry"

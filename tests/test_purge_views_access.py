@@ -104,7 +104,7 @@ def test_it_answers_400_to_an_unknown_action(client, chat, moderator):
 def test_it_accepts_state_changes_only_as_posts(client, chat, moderator):
     purge = a_preview(chat, moderator)
     logged_in(client, moderator)
-    # (A GET of jobs:cancel is its confirmation page: tests/test_purge_staleness.py,
+    # (A GET of jobs:cancel is its confirmation page: tests/test_purge_staleness_pages.py,
     # test_cancel_asks_first_and_says_what_was_done_and_what_stops.)
     for name in ("purge:execute", "purge:preview_again", "jobs:resume", "jobs:close"):
         assert client.get(reverse(name, args=[purge.pk])).status_code == 405
