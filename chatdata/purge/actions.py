@@ -40,7 +40,7 @@ from chatdata.models import PurgeItem, PurgeRequest
 from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import request_refusal
 from chatdata.purge import remainder, staleness
-from chatdata.purge.confirmation import check_confirmation
+from chatdata.purge.confirmation import check_confirmation, remember_name
 from chatdata.purge.execute import run_or_fail
 from chatdata.purge.holds import hold_refusal_message, holds_meeting
 from chatdata.purge.jobs import enqueue_purge
@@ -122,8 +122,8 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, o
     """Validate, count and freeze a spec into a `previewed` PurgeRequest. `erasure`: the
     ErasureRequest it carries out (its rules apply, and its approver approves it). `on_create`:
     called with the new request inside the transaction that writes it (the API records the token
-    it came from, so both are written or neither). The request's items come back loaded
-    (`request.items.all()` asks nothing more)."""
+    it came from, so both are written or neither). The request's items and its scope's name come
+    back loaded (`request.items.all()` and confirmation_for ask nothing more)."""
     reason = _text(reason, "reason")
     ticket = _text(ticket, "ticket")
     if not reason:
@@ -180,6 +180,7 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, o
         if on_create is not None:
             on_create(request)
     _loaded_items(request, items)
+    remember_name(request, spec, resolved)
     return request
 
 

@@ -42,12 +42,28 @@ def is_count(text, count):
         return False
 
 
-def _name(spec):
+KNOWN_NAME = "_confirmation_name"  # in a PurgeRequest's __dict__: its scope's name, loaded already
+
+
+def _name(spec, resolved=None):
+    """The conversation's title (its external id when untitled) or the user's external id that a
+    scope names, or None; from check_spec's `resolved` when it holds them, else asked."""
     if spec.kind == USER:
+        if resolved is not None and resolved.user is not None:
+            return resolved.user.external_id
         return ChatUser.objects.filter(pk=spec.scope.user).values_list("external_id", flat=True).first()
     pk = spec.scope.conversation if spec.kind in (MESSAGES, RANGE, CONVERSATION) else None
+    if pk and resolved is not None and pk in resolved.conversations:
+        conversation = resolved.conversations[pk]
+        return conversation.title.strip() or conversation.external_id
     row = Conversation.objects.filter(pk=pk).values("title", "external_id").first() if pk else None
     return (row["title"].strip() or row["external_id"]) if row else None
+
+
+def remember_name(request, spec, resolved):
+    """Keep the name of a request's scope from what check_spec loaded, so that confirmation_for
+    asks nothing more for the request just made (the API answers with its confirmation)."""
+    request.__dict__[KNOWN_NAME] = _name(spec, resolved)
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,8 @@ def confirmation_for(request):
     count = (request.preview or {}).get("messages", 0)
     irreversible = spec.destroys
     typed = irreversible or not request.runs_inline or count > CONFIRM_TYPED_ABOVE
-    return Confirmation(typed=typed, irreversible=irreversible, count=count, name=_name(spec) if typed else None)
+    name = (request.__dict__[KNOWN_NAME] if KNOWN_NAME in request.__dict__ else _name(spec)) if typed else None
+    return Confirmation(typed=typed, irreversible=irreversible, count=count, name=name)
 
 
 def erasure_confirmation_for(erasure):
