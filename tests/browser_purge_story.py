@@ -24,6 +24,7 @@ from django.db import connection
 from chatdata import roles
 from chatdata.models import Conversation, LegalHold, Message, PurgeRequest, Reaction
 from tests.builders import make_conversation, make_user
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,11 +137,7 @@ def mona():
 def log_in(page, live_server, username="mona"):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server, username)
 
 
 def request_id(page):

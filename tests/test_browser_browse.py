@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from chatdata import roles
 from chatdata.models import Membership, Message
 from tests.builders import add_attachment, add_hide, add_pending, add_reaction, make_conversation, make_message, make_user
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
 from tests.screenshots import shot
 
@@ -76,13 +77,7 @@ def story(db):
 
 
 def log_in(page, live_server, name=None):
-    page.goto(f"{live_server.url}/login/")
-    if name:
-        shot(page, name)
-    page.get_by_label("Username").fill("mona")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server, "mona", on_form=(lambda page: shot(page, name)) if name else None)
 
 
 def shown_ids(page):

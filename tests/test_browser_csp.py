@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 
 from chatdata import roles
 from tests.builders import make_conversation, make_history, make_user
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
 from tests.polling import wait_for
 
@@ -30,11 +31,7 @@ def story(db, redis_conn):
 
 def log_in(page, live_server):
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server, "ada")
 
 
 def visit(page, url):

@@ -22,6 +22,7 @@ from chatdata.purge.actions import PurgeRefused, do_execute_purge, do_preview_pu
 from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, PurgeSpec, RangeScope, UserScope
 from tests.builders import make_conversation, make_message, make_user
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
 from tests.screenshots import shot
 
@@ -68,11 +69,7 @@ def open_as(browser, live_server, username):
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB", accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server, username)
     return page
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from chatdata import roles
 from chatdata.models import Conversation, Message, PurgeRequest
 from tests.builders import add_attachment, make_conversation, make_message, make_user
+from tests.browser import sign_in
 from tests.conftest import PASSWORD
 from tests.screenshots import shot
 
@@ -48,11 +49,7 @@ def story(db):
 def log_in(page, live_server):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill("mona")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server, "mona")
 
 
 def test_it_selects_all_matching_previews_and_deletes_exactly_them(page, live_server, story, settings):

@@ -233,7 +233,7 @@ def test_it_defaults_to_a_local_demo_under_the_var_dir(tmp_path):
     assert shown["rq"]["UNIX_SOCKET_PATH"] == str(var / "redis.sock")
     assert shown["media"] == str(var / "media")
     assert shown["witness"] == str(var / "audit-witness.jsonl")
-    assert shown["purge"] == [10_000, 2_000, 10_000, 6_000, 20, 60, "lz4", 300, 25, "auto", 3600]
+    assert shown["purge"] == [10_000, 2_000, 10_000, 2_000, 20, 60, "lz4", 300, 25, "auto", 3600]
     assert shown["import_max_body"] == 65_536
     deadline, pseudonym_key, certificate_key = shown["erasure"]
     assert deadline == 30
