@@ -19,13 +19,8 @@ from tests.builders import make_conversation, make_history, make_user
 from tests.conftest import make_staff
 from tests.test_staff_audit import admin_add_user, admin_change_user, group
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 REFUSED_BY_COOLING = "cannot approve or reject their requests for 24 hours"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -18,12 +18,7 @@ from chatdata.purge.holds import do_add_legal_hold
 from chatdata.purge.scopes import ConversationScope, MessagesScope, PurgeInvalid, PurgeSpec
 from tests.builders import T0, make_conversation, make_history, make_user
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 @pytest.fixture

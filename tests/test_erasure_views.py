@@ -22,13 +22,8 @@ from chatdata.purge.holds import do_add_legal_hold, do_release_legal_hold
 from tests.builders import T0, add_reaction, make_conversation, make_history, make_user
 from tests.conftest import make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

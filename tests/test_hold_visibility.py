@@ -22,13 +22,8 @@ from chatdata.purge.scopes import PurgeSpec, UserScope
 from tests.builders import T0, add_reaction, make_conversation, make_history, make_user
 from tests.conftest import make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ISO = ("T00:00:00", "+00:00", "T12:00")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

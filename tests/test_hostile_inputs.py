@@ -30,7 +30,7 @@ from tests.builders import ChatWorld
 from tests.conftest import make_staff
 from tests.purge_snapshot import snapshot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 HOSTILE_WORDS = [
     "", " ", "\x00", "a\x00b", "\ud800", "x\udfffy", "²", "٣", "１２", "³⁴", "-1", "-0", "0", "+5", "1e9", "1_000",
@@ -48,11 +48,6 @@ hostile = st.one_of(
 EXAMPLES = hypothesis_settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

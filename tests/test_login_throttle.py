@@ -10,15 +10,10 @@ from django.urls import reverse
 from chatdata.models import AuditEntry
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 LOGIN = "/login/"
 ADMIN_LOGIN = "/admin/login/"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def attempt(client, username, password, ip="192.0.2.10", url=LOGIN):

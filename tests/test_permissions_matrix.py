@@ -39,13 +39,7 @@ from chatdata.purge.scopes import ConversationScope, MessagesScope, PurgeSpec, U
 from tests.builders import add_attachment, make_conversation, make_history, make_user
 from tests.conftest import PASSWORD, make_staff
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The personas' passwords hash with the fast test hasher (the default takes ~0.3 s each)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 PERSONAS = ("support", "moderator", "compliance", "auditor", "admin", "outsider", "anonymous")

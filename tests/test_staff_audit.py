@@ -16,14 +16,9 @@ from chatdata import roles
 from chatdata.models import AuditEntry
 from tests.conftest import PASSWORD, make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "a brand new passphrase 42"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
