@@ -3,7 +3,8 @@
 - scopes      PurgeSpec and the scope/effect value objects, their canonical JSON
 - inputs      PurgeInvalid and the readers of a scope's fields (parse_pk, parse_moment, check_bounds...)
 - validation  check_spec (against the database), spec_from_external (external ids -> PurgeSpec)
-- preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS
+- preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS;
+              counting: count_rows and InScope, many counts in one statement
 - actions     do_preview/execute/approve/reject/cancel/resume/close_purge, do_preview_again: the only writers
 - refusals    PurgeRefused and the *_refusal rules the actions refuse by and the pages show buttons by
 - staleness   previews expire (PURGE_PREVIEW_TTL); confirming recounts and asks again when the scope changed
