@@ -20,9 +20,9 @@ from django.urls import reverse
 from chatdata.models import PurgeRequest
 from tests.conftest import PASSWORD
 from tests.csp_check import problems
-from tests.test_permissions_matrix import GET, MATRIX, POST, fast_passwords, world  # noqa: F401 (fixtures)
+from tests.test_permissions_matrix import GET, MATRIX, POST, world  # noqa: F401 (world is a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 STRICT = {
     "default-src": "'self'",
