@@ -4,23 +4,14 @@ import pytest
 
 from chatdata.models import Message, PurgeRequest
 from tests.purge_select import world  # noqa: F401 (world is a fixture)
+from tests.test_purge_cli import purge
 
 pytestmark = pytest.mark.django_db
 
 
 def purge_command(capsys, *args):
-    """manage.py purge ... --json: (exit status, parsed JSON output)."""
-    import json
-
-    from django.core.management import CommandError, call_command
-
-    try:
-        call_command("purge", *args, "--actor", "mona", "--reason", "spam wave", "--json")
-        status = 0
-    except CommandError as exc:
-        status = exc.returncode
-    out = capsys.readouterr().out.strip()
-    return status, json.loads(out) if out else None
+    """manage.py purge ... --json as mona: (exit status, parsed JSON output)."""
+    return purge(capsys, *args, "--actor", "mona", "--reason", "spam wave")
 
 
 def test_the_command_previews_and_runs_what_a_search_finds(world, moderator, capsys):

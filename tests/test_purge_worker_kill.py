@@ -28,7 +28,8 @@ from django.conf import settings
 from django.db import connection
 
 from chatdata.models import Attachment, FileOutbox, PurgeRequest
-from chatdata.purge.actions import counts_of, do_execute_purge, do_preview_purge, do_resume_purge
+from chatdata.purge.actions import do_execute_purge, do_preview_purge, do_resume_purge
+from chatdata.purge.transitions import counts_of
 from chatdata.purge.scopes import ConversationScope, PurgeSpec
 from tests.builders import T0, add_attachment, add_hide, add_pending, add_reaction, make_conversation, make_message, make_user
 from tests.polling import wait_for

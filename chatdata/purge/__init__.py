@@ -6,6 +6,7 @@
 - preview     compute_preview (read-only, exact COUNTs), affected_per_day (histogram), COUNT_KEYS;
               counting: count_rows and InScope, many counts in one statement
 - actions     do_preview/execute/approve/reject/cancel/resume/close_purge, do_preview_again: the only writers
+              transitions: the steps they share (audit, lock, holds, starting a run, the recount)
 - refusals    PurgeRefused and the *_refusal rules the actions refuse by and the pages show buttons by
 - staleness   previews expire (PURGE_PREVIEW_TTL); confirming recounts and asks again when the scope changed
 - remainder   what a cancelled request did per conversation and left; resuming (new approval?) or closing it

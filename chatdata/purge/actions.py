@@ -35,18 +35,13 @@ Executing first recounts the scope, and refuses an expired or changed preview
 from django.db import transaction
 from django.utils import timezone
 
-from chatdata.audit import audit_refusal, write_audit
 from chatdata.models import PurgeItem, PurgeRequest
-from chatdata.parsing import InvalidText, check_text
 from chatdata.permissions import request_refusal
 from chatdata.purge import remainder, staleness
 from chatdata.purge.confirmation import check_confirmation, remember_name
-from chatdata.purge.execute import run_or_fail
-from chatdata.purge.holds import hold_refusal_message, holds_meeting
-from chatdata.purge.jobs import enqueue_purge
-from chatdata.purge.predicates import active_holds, holds_for
+from chatdata.purge.holds import hold_refusal_message
+from chatdata.purge.predicates import active_holds
 from chatdata.purge.preview import (
-    COUNT_KEYS,
     changes_nothing,
     compute_preview,
     high_water_mark,
@@ -73,49 +68,23 @@ from chatdata.purge.refusals import (  # noqa: F401 (re-exported: the pages and 
     resume_refusal,
 )
 from chatdata.purge.scopes import PurgeInvalid
+from chatdata.purge.transitions import (
+    audit_purge,
+    clean_text,
+    counts_of,
+    hold_check,
+    holds_stopping,
+    loaded_items,
+    lock_request,
+    recount_if_due,
+    refuse,
+    refuse_changed,
+    run_inline_if_due,
+    start_run,
+)
 from chatdata.purge.validation import check_spec
 
 State = PurgeRequest.State
-
-
-def counts_of(preview_or_result):
-    return {key: (preview_or_result or {}).get(key, 0) for key in COUNT_KEYS}
-
-
-def _audit(action, request, *, actor, ip=None, counts=None, reason=None):
-    write_audit(
-        action,
-        actor=actor,
-        target=request.target,
-        scope=request.spec,
-        counts=counts if counts is not None else counts_of(request.preview),
-        purge_request=request,
-        reason=request.reason if reason is None else reason,
-        ticket=request.ticket,
-        ip=ip,
-    )
-
-
-def _refuse(message, code, *, actor, spec_dict=None, target="", request=None, ip=None):
-    """Audit a refused attempt (after the caller's transaction: call it outside), then raise."""
-    audit_refusal(
-        "purge.refused",
-        message,
-        actor=actor,
-        target=request.target if request else target,
-        scope=request.spec if request else spec_dict,
-        purge_request=request,
-        ip=ip,
-    )
-    raise PurgeRefused(message, code)
-
-
-def _text(value, field):
-    """Free text from outside, stripped; PurgeInvalid for what PostgreSQL cannot store."""
-    try:
-        return check_text((value or "").strip(), field)
-    except InvalidText as exc:
-        raise PurgeInvalid(exc.message, field) from None
 
 
 def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, on_create=None):
@@ -124,23 +93,23 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, o
     called with the new request inside the transaction that writes it (the API records the token
     it came from, so both are written or neither). The request's items and its scope's name come
     back loaded (`request.items.all()` and confirmation_for ask nothing more)."""
-    reason = _text(reason, "reason")
-    ticket = _text(ticket, "ticket")
+    reason = clean_text(reason, "reason")
+    ticket = clean_text(ticket, "ticket")
     if not reason:
         raise PurgeInvalid("Give a reason: it goes into the audit log.", "reason")
     if len(ticket) > 100:
         raise PurgeInvalid("The ticket reference is longer than 100 characters.", "ticket")
     refusal = request_refusal(actor, spec, erasure=erasure)
     if refusal:
-        _refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, spec_dict=spec.to_dict(), ip=ip)
+        refuse(refusal, PurgeRefused.NOT_PERMITTED, actor=actor, spec_dict=spec.to_dict(), ip=ip)
     with read_snapshot():
         resolved = check_spec(spec)
         hwm, holds = high_water_mark(), active_holds()
-        met = _meeting(spec, hwm=hwm, holds=holds, erasure=erasure)
+        met = holds_stopping(spec, hwm=hwm, holds=holds, erasure=erasure)
         if not met:
             preview, item_previews = compute_preview(spec, resolved=resolved, hwm=hwm, holds=holds)
     if met:
-        _refuse(
+        refuse(
             hold_refusal_message(spec, met), PurgeRefused.HOLD, actor=actor, spec_dict=spec.to_dict(), target=resolved.target, ip=ip
         )
     if changes_nothing(spec, preview):
@@ -176,97 +145,12 @@ def do_preview_purge(spec, *, actor, reason, ticket="", ip=None, erasure=None, o
             for position, pk in enumerate(units_of(spec))
             if pk is not None
         )
-        _audit("purge.preview", request, actor=actor, ip=ip)
+        audit_purge("purge.preview", request, actor=actor, ip=ip)
         if on_create is not None:
             on_create(request)
-    _loaded_items(request, items)
+    loaded_items(request, items)
     remember_name(request, spec, resolved)
     return request
-
-
-def _loaded_items(request, items):
-    """Leave `request` as prefetch_related("items") would: `request.items.all()` answers with the
-    rows just written (in position order); any other query on request.items still asks the database."""
-    loaded = request.items.get_queryset()
-    loaded._result_cache, loaded._prefetch_done = list(items), True
-    cache_name = PurgeItem._meta.get_field("request").remote_field.cache_name
-    request.__dict__.setdefault("_prefetched_objects_cache", {})[cache_name] = loaded
-
-
-def _lock(request):
-    return PurgeRequest.objects.select_for_update().get(pk=request.pk)
-
-
-def _meeting(spec, *, hwm, holds, erasure):
-    """The holds that stop a spec: none for an erasure sent on without what its holds keep
-    (ErasureRequest.outside_holds; they keep their messages out of it like out of any scope)."""
-    if erasure is not None and erasure.outside_holds:
-        return []
-    return holds_meeting(spec, hwm=hwm, holds=holds)
-
-
-def _hold_check(request):
-    """A hold placed after the preview still stops an erasure."""
-    spec = request.purge_spec
-    met = _meeting(spec, hwm=request.high_water_mark, holds=holds_for(request), erasure=request.erasure)
-    return (hold_refusal_message(spec, met), PurgeRefused.HOLD) if met else None
-
-
-def _start(request):
-    """Approved or not needing approval: run inline or enqueue. Caller holds the row lock."""
-    now = timezone.now()
-    request.attempt += 1
-    request.cancel_requested = False
-    request.error = ""
-    request.finished_at = None
-    if request.runs_inline:
-        request.state = State.RUNNING
-        request.started_at = request.started_at or now
-        request.heartbeat_at = now
-    else:
-        request.state = State.QUEUED
-        request.queued_at = now
-        request.job_id = enqueue_purge(request)
-    request.save()
-
-
-def _run_inline_if_due(request):
-    if request.state == State.RUNNING:
-        run_or_fail(request.pk, request.attempt)
-    request.refresh_from_db()
-    return request
-
-
-def _recount_if_due(request, actor):
-    """The recount an execute compares with (chatdata.purge.staleness), taken on its own snapshot
-    before the row lock so the lock is held briefly; None when the execute will be refused anyway."""
-    request.refresh_from_db()
-    if execute_check(request, actor) is not None:
-        return None
-    return staleness.recount(request)
-
-
-def _refuse_changed(request, counted, *, actor, ip):
-    """The scope changed since the preview (caller holds the lock): the recount becomes the preview
-    (or, when nothing is left, the request is discarded), audited as purge.recount. Returns the
-    refusal, or None when the preview still holds."""
-    preview, items, holds = counted
-    found = staleness.changes(request, preview, items)
-    if not found:
-        return None
-    nothing_left = changes_nothing(request.purge_spec, preview)
-    message = staleness.changed_message(found, nothing_left)
-    staleness.replace_preview(request, preview, items, holds, found)
-    if nothing_left:
-        request.state = State.CANCELLED
-        request.attempt += 1
-        request.finished_at = timezone.now()
-        request.save(update_fields=["state", "attempt", "finished_at"])
-        request.items.filter(status=PurgeItem.Status.PENDING).update(
-            status=PurgeItem.Status.NOT_STARTED, reason="Nothing was left to delete here when it was confirmed."
-        )
-    _audit("purge.recount", request, actor=actor, ip=ip, reason=message)
-    return message, PurgeRefused.SCOPE_CHANGED
 
 
 def do_execute_purge(request, *, actor, confirmation=None, ip=None):
@@ -274,14 +158,14 @@ def do_execute_purge(request, *, actor, confirmation=None, ip=None):
     preview is refused; a changed scope is recounted and refused, to be confirmed again.
     `confirmation`: what the person typed (chatdata.purge.confirmation), checked once the rules
     let them act, so a refusal is a refusal whatever was typed."""
-    counted = _recount_if_due(request, actor)
+    counted = recount_if_due(request, actor)
     with transaction.atomic():
-        request = _lock(request)
-        refusal = execute_check(request, actor) or _hold_check(request)
+        request = lock_request(request)
+        refusal = execute_check(request, actor) or hold_check(request)
         if not refusal:
             if counted is None:  # it became executable meanwhile: count under the lock
                 counted = staleness.recount(request)
-            refusal = _refuse_changed(request, counted, actor=actor, ip=ip)
+            refusal = refuse_changed(request, counted, actor=actor, ip=ip)
         if not refusal:
             # After the recount: a changed scope is shown with its new counts first, and what is
             # typed then confirms the new preview (chatdata.purge.confirmation).
@@ -290,13 +174,13 @@ def do_execute_purge(request, *, actor, confirmation=None, ip=None):
             if request.needs_approval:
                 request.state = State.AWAITING_APPROVAL
                 request.save(update_fields=["state", "executed_by"])
-                _audit("purge.submit", request, actor=actor, ip=ip)
+                audit_purge("purge.submit", request, actor=actor, ip=ip)
                 return request
-            _start(request)
-            _audit("purge.start", request, actor=actor, ip=ip)
+            start_run(request)
+            audit_purge("purge.start", request, actor=actor, ip=ip)
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
-    return _run_inline_if_due(request)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
+    return run_inline_if_due(request)
 
 
 def do_preview_again(request, *, actor, ip=None, on_create=None):
@@ -305,20 +189,20 @@ def do_preview_again(request, *, actor, ip=None, on_create=None):
     do_preview_purge."""
     request.refresh_from_db()
     if refusal := preview_again_check(request, actor):
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
     new = do_preview_purge(
         request.purge_spec, actor=actor, reason=request.reason, ticket=request.ticket, ip=ip, erasure=request.erasure,
         on_create=on_create,
     )
     with transaction.atomic():
-        old = _lock(request)
+        old = lock_request(request)
         if old.state == State.PREVIEWED:
             old.state = State.CANCELLED
             old.attempt += 1
             old.finished_at = timezone.now()
             old.save(update_fields=["state", "attempt", "finished_at"])
             old.items.filter(status=PurgeItem.Status.PENDING).update(status=PurgeItem.Status.NOT_STARTED)
-            _audit("purge.cancel", old, actor=actor, ip=ip, reason=f"Superseded by preview #{new.pk}.")
+            audit_purge("purge.cancel", old, actor=actor, ip=ip, reason=f"Superseded by preview #{new.pk}.")
     return new
 
 
@@ -326,36 +210,36 @@ def do_approve_purge(request, *, actor, confirmation=None, ip=None):
     """Approve a request waiting for approval (never one's own); it then starts at once. The
     approver types the same confirmation as the requester did (`confirmation`, as for execute)."""
     with transaction.atomic():
-        request = _lock(request)
-        if not (refusal := approve_check(request, actor) or _hold_check(request)):
+        request = lock_request(request)
+        if not (refusal := approve_check(request, actor) or hold_check(request)):
             check_confirmation(request, confirmation)
             request.state = State.APPROVED
             request.approved_by = actor
             request.approved_at = timezone.now()
             request.save(update_fields=["state", "approved_by", "approved_at"])
-            _audit("purge.approve", request, actor=actor, ip=ip)
-            _start(request)
-            _audit("purge.start", request, actor=actor, ip=ip)
+            audit_purge("purge.approve", request, actor=actor, ip=ip)
+            start_run(request)
+            audit_purge("purge.start", request, actor=actor, ip=ip)
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
-    return _run_inline_if_due(request)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
+    return run_inline_if_due(request)
 
 
 def do_reject_purge(request, *, actor, reason, ip=None):
-    reason = _text(reason, "reason")
+    reason = clean_text(reason, "reason")
     if not reason:
         raise PurgeInvalid("Say why the request is rejected: the requester and the audit log see it.", "reason")
     with transaction.atomic():
-        request = _lock(request)
+        request = lock_request(request)
         if not (refusal := reject_check(request, actor)):
             request.state = State.REJECTED
             request.rejected_by = actor
             request.rejected_at = request.finished_at = timezone.now()
             request.rejection_reason = reason
             request.save(update_fields=["state", "rejected_by", "rejected_at", "finished_at", "rejection_reason"])
-            _audit("purge.reject", request, actor=actor, ip=ip, reason=reason)
+            audit_purge("purge.reject", request, actor=actor, ip=ip, reason=reason)
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
     return request
 
 
@@ -372,17 +256,17 @@ def _cancel_now(request):
 def do_cancel_purge(request, *, actor, ip=None):
     """Cancel at once if nothing runs; a running request stops at its next batch boundary."""
     with transaction.atomic():
-        request = _lock(request)
+        request = lock_request(request)
         if not (refusal := cancel_check(request, actor)):
             if request.state == State.RUNNING and not is_stale(request.heartbeat_at):
                 request.cancel_requested = True
                 request.save(update_fields=["cancel_requested"])
-                _audit("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
+                audit_purge("purge.cancel_requested", request, actor=actor, ip=ip, counts=counts_of(request.result))
                 return request
             _cancel_now(request)
-            _audit("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
+            audit_purge("purge.cancel", request, actor=actor, ip=ip, counts=counts_of(request.result))
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
     return request
 
 
@@ -391,8 +275,8 @@ def do_resume_purge(request, *, actor, ip=None):
     sending heartbeats, or a cancelled one (the rest it left; waiting for a new approval first
     when that rest needs one: chatdata.purge.remainder)."""
     with transaction.atomic():
-        request = _lock(request)
-        if not (refusal := resume_check(request, actor) or _hold_check(request)):
+        request = lock_request(request)
+        if not (refusal := resume_check(request, actor) or hold_check(request)):
             if request.state == State.CANCELLED:
                 remainder.reopen_items(request)
                 left = remainder.remaining_messages(request)
@@ -401,24 +285,24 @@ def do_resume_purge(request, *, actor, ip=None):
                     request.approved_by, request.approved_at = None, None
                     request.finished_at = None
                     request.save(update_fields=["state", "approved_by", "approved_at", "finished_at"])
-                    _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
+                    audit_purge("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
                            reason=f"Resumed after a cancel: {left:,} messages left, which need a new approval before they run.")
                     return request
-                _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
+                audit_purge("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result),
                        reason=f"Resumed after a cancel: {left:,} messages left.")
             else:
-                _audit("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
-            _start(request)
+                audit_purge("purge.resume", request, actor=actor, ip=ip, counts=counts_of(request.result))
+            start_run(request)
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
-    return _run_inline_if_due(request)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
+    return run_inline_if_due(request)
 
 
 def do_close_purge(request, *, actor, reason="", ip=None):
     """Give up for good what a cancelled request left: it ends `closed`, never to be resumed."""
-    reason = _text(reason, "reason")
+    reason = clean_text(reason, "reason")
     with transaction.atomic():
-        request = _lock(request)
+        request = lock_request(request)
         if not (refusal := close_check(request, actor)):
             left = remainder.remaining_messages(request)
             request.state = State.CLOSED
@@ -426,8 +310,8 @@ def do_close_purge(request, *, actor, reason="", ip=None):
             request.closed_at = timezone.now()
             request.save(update_fields=["state", "closed_by", "closed_at"])
             said = f"Closed after a cancel: the {left:,} messages left are not deleted."
-            _audit("purge.close", request, actor=actor, ip=ip, counts=counts_of(request.result),
+            audit_purge("purge.close", request, actor=actor, ip=ip, counts=counts_of(request.result),
                    reason=f"{said} {reason}" if reason else said)
     if refusal:
-        _refuse(*refusal, actor=actor, request=request, ip=ip)
+        refuse(*refusal, actor=actor, request=request, ip=ip)
     return request
